@@ -1,0 +1,9 @@
+/** The command registry: each command module exports a spec (parsed + help) and a run function. */
+import type { CommandSpec } from './args.ts';
+
+export interface Command {
+  spec: CommandSpec;
+  run(argv: string[]): Promise<number>;
+}
+
+export const commands: Command[] = [];

@@ -1,0 +1,55 @@
+/**
+ * The protolens command line: dispatches to one module per command. Commands parse arguments and
+ * call the library; no method logic lives here.
+ */
+import { ExitCode, ProtolensError } from '../util/errors.ts';
+import { commands } from './commands.ts';
+
+const VERSION = '0.1.0';
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.spec.name.length)) + 2;
+  return [
+    'Usage: protolens <command> [options]',
+    '',
+    'Post-hoc part-prototype explanations for ONNX image classifiers (GAP + linear head).',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    '',
+    "Run 'protolens <command> --help' for a command's options.",
+    '',
+    'Exit codes: 0 ok, 1 internal error, 2 usage error, 3 unusable input, 4 failed numerical check,',
+    '            5 finished with some items failed.',
+  ].join('\n') + '\n';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return name ? ExitCode.ok : ExitCode.usage;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  const cmd = commands.find((c) => c.spec.name === name);
+  if (!cmd) {
+    process.stderr.write(`protolens: unknown command '${name}'\n\n${mainHelp()}`);
+    return ExitCode.usage;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof ProtolensError) {
+      process.stderr.write(`protolens ${name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`protolens ${name}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return ExitCode.internal;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
