@@ -116,3 +116,30 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   }
   return decodeSafetensors(buf, path);
 }
+
+/** Read only the header (tensor table and metadata) without loading the tensor bytes. */
+export async function readSafetensorsHeader(path: string): Promise<{ metadata: Record<string, string>; tensors: Record<string, { dtype: DType; shape: number[] }> }> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(len, 0, 8, 0);
+    if (bytesRead < 8) throw new InputError(`${path}: not a safetensors file (shorter than its 8-byte header length)`);
+    const n = Number(len.readBigUInt64LE(0));
+    const { size } = await fh.stat();
+    if (n > size - 8) throw new InputError(`${path}: header length ${n} exceeds the file size ${size}`);
+    const hb = Buffer.alloc(n);
+    await fh.read(hb, 0, n, 8);
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(hb.toString('utf8'));
+    } catch (e) {
+      throw new InputError(`${path}: unreadable safetensors header (${(e as Error).message})`);
+    }
+    const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+    delete header.__metadata__;
+    return { metadata, tensors: header as Record<string, { dtype: DType; shape: number[] }> };
+  } finally {
+    await fh.close();
+  }
+}
