@@ -1,0 +1,184 @@
+/**
+ * The network artifact: a folder any tool can read.
+ *
+ *   manifest.json            schema, model (path, SHA-256, tensors), geometry, preprocessing, class
+ *                            names, k, every build option, per-class diagnostics, failures
+ *   prototypes.safetensors   float32 tensors (C classes, k prototypes, D channels):
+ *                              prototypes          [C, k, D]  refined prototypes p~ (sum over k = head row,
+ *                                                             plus residual_term with allocator `none`)
+ *                              initial_prototypes  [C, k, D]  NMF prototypes p
+ *                              alpha               [C, k]     scaling coefficients
+ *                              residual_term       [C, D]     zero unless allocator `none`
+ *                              head_weight         [C, D]     the model's W (after folding)
+ *                              bias                [C]        the model's b
+ *   exemplars/index.json     per class and prototype: the top training patches (see exemplars.ts)
+ *
+ * save → load returns bit-identical tensors; load checks shapes and the exact-sum invariant.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../io/atomic.ts';
+import { readSafetensors, tensorOf, writeSafetensors } from '../io/safetensors.ts';
+import { CheckError, InputError } from '../util/errors.ts';
+
+export const NETWORK_SCHEMA = 'protolens.network';
+export const NETWORK_SCHEMA_VERSION = 1;
+export const TENSORS_FILE = 'prototypes.safetensors';
+export const MANIFEST_FILE = 'manifest.json';
+
+export interface ClassSummary {
+  index: number;
+  name: string;
+  /** Training images whose features were used. */
+  images: number;
+  /** Images of the class that could not be used (decode or inference failure). */
+  failed: number;
+  diagnostics: Record<string, unknown>;
+}
+
+export interface NetworkManifest {
+  schema: typeof NETWORK_SCHEMA;
+  schemaVersion: number;
+  generator: { name: 'protolens'; version: string };
+  model: {
+    /** Path to the ONNX file, relative to the network folder when it was given relative to it. */
+    path: string;
+    sha256: string;
+    inputName: string;
+    featureTensor: string;
+    logitsOutput: string;
+  };
+  /** Model input size [H, W] and feature-map geometry. */
+  input: { height: number; width: number };
+  featureMap: { height: number; width: number; channels: number; nonNegative: boolean };
+  /** The preprocessing every later step reproduces (serialised PreprocessConfig). */
+  preprocess: unknown;
+  dataset: { root: string; format: string; split: string; maxImagesPerClass: number | null };
+  classNames: string[];
+  k: number;
+  /** Every option of the decomposition, resolved (preset, scaling, objective, allocator, ...). */
+  options: Record<string, unknown>;
+  seed: number;
+  classes: ClassSummary[];
+  failures: { path: string; reason: string }[];
+  exemplars: { perPrototype: number; percentile: number; index: string } | null;
+  tensors: string;
+}
+
+export interface NetworkTensors {
+  /** C x k x D */
+  prototypes: Float32Array;
+  /** C x k x D */
+  initialPrototypes: Float32Array;
+  /** C x k */
+  alpha: Float32Array;
+  /** C x D */
+  residualTerm: Float32Array;
+  /** C x D */
+  headWeight: Float32Array;
+  /** C */
+  bias: Float32Array;
+}
+
+export interface Network extends NetworkTensors {
+  dir: string;
+  manifest: NetworkManifest;
+  numClasses: number;
+  k: number;
+  channels: number;
+}
+
+/** Write manifest and tensors atomically (tensors first: a manifest always points at whole tensors). */
+export async function saveNetwork(dir: string, manifest: NetworkManifest, t: NetworkTensors): Promise<void> {
+  const C = manifest.classNames.length;
+  const k = manifest.k;
+  const D = manifest.featureMap.channels;
+  await writeSafetensors(
+    join(dir, TENSORS_FILE),
+    {
+      prototypes: tensorOf(t.prototypes, [C, k, D]),
+      initial_prototypes: tensorOf(t.initialPrototypes, [C, k, D]),
+      alpha: tensorOf(t.alpha, [C, k]),
+      residual_term: tensorOf(t.residualTerm, [C, D]),
+      head_weight: tensorOf(t.headWeight, [C, D]),
+      bias: tensorOf(t.bias, [C]),
+    },
+    { schema: NETWORK_SCHEMA, schemaVersion: String(NETWORK_SCHEMA_VERSION), modelSha256: manifest.model.sha256 },
+  );
+  await writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
+}
+
+/**
+ * Largest |sum_k p~_ck + residual_c - W_c| over classes, relative to max |W_c| per class
+ * (float64 accumulation of the stored float32 values).
+ */
+export function exactSumError(t: NetworkTensors, C: number, k: number, D: number): { worstClass: number; relError: number } {
+  let worst = { worstClass: -1, relError: 0 };
+  for (let c = 0; c < C; c++) {
+    let maxW = 0;
+    let maxErr = 0;
+    for (let j = 0; j < D; j++) {
+      let s = t.residualTerm[c * D + j];
+      for (let i = 0; i < k; i++) s += t.prototypes[(c * k + i) * D + j];
+      const w = t.headWeight[c * D + j];
+      maxW = Math.max(maxW, Math.abs(w));
+      maxErr = Math.max(maxErr, Math.abs(s - w));
+    }
+    const rel = maxErr / Math.max(maxW, 1e-30);
+    if (rel > worst.relError) worst = { worstClass: c, relError: rel };
+  }
+  return worst;
+}
+
+/** Load a network folder; errors name the file and what was expected. */
+export async function loadNetwork(dir: string): Promise<Network> {
+  const mPath = join(dir, MANIFEST_FILE);
+  let manifest: NetworkManifest;
+  try {
+    manifest = JSON.parse(await readFile(mPath, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `${dir}: not a protolens network folder (no ${MANIFEST_FILE}; build one with 'protolens build')` : `${mPath}: unreadable manifest (${(e as Error).message})`);
+  }
+  if (manifest.schema !== NETWORK_SCHEMA) throw new InputError(`${mPath}: schema '${String(manifest.schema)}' is not '${NETWORK_SCHEMA}'`);
+  if (manifest.schemaVersion > NETWORK_SCHEMA_VERSION) {
+    throw new InputError(`${mPath}: schema version ${manifest.schemaVersion} is newer than this protolens reads (${NETWORK_SCHEMA_VERSION}); upgrade protolens`);
+  }
+  const C = manifest.classNames.length;
+  const k = manifest.k;
+  const D = manifest.featureMap.channels;
+  const tPath = join(dir, manifest.tensors ?? TENSORS_FILE);
+  const { tensors } = await readSafetensors(tPath);
+  const want: Record<string, number[]> = {
+    prototypes: [C, k, D],
+    initial_prototypes: [C, k, D],
+    alpha: [C, k],
+    residual_term: [C, D],
+    head_weight: [C, D],
+    bias: [C],
+  };
+  for (const [name, shape] of Object.entries(want)) {
+    const t = tensors[name];
+    if (!t || t.dtype !== 'F32' || t.shape.join(',') !== shape.join(',')) {
+      throw new InputError(`${tPath}: expected tensor '${name}' float32 [${shape.join(', ')}], found ${t ? `${t.dtype} [${t.shape.join(', ')}]` : 'none'}`);
+    }
+  }
+  const net: Network = {
+    dir,
+    manifest,
+    numClasses: C,
+    k,
+    channels: D,
+    prototypes: tensors.prototypes.data as Float32Array,
+    initialPrototypes: tensors.initial_prototypes.data as Float32Array,
+    alpha: tensors.alpha.data as Float32Array,
+    residualTerm: tensors.residual_term.data as Float32Array,
+    headWeight: tensors.head_weight.data as Float32Array,
+    bias: tensors.bias.data as Float32Array,
+  };
+  const { worstClass, relError } = exactSumError(net, C, k, D);
+  if (relError > 1e-6) {
+    throw new CheckError(`${tPath}: prototypes of class ${worstClass} ('${manifest.classNames[worstClass]}') do not sum to its head vector (relative error ${relError.toExponential(2)} > 1e-6)`);
+  }
+  return net;
+}
