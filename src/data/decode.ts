@@ -1,0 +1,98 @@
+/**
+ * Decoding one image file to 8-bit sRGB RGB with sharp: EXIF orientation applied, first frame of
+ * animated/multi-page files, transparency composited (or dropped), grayscale, CMYK and 16-bit
+ * converted. File-level problems become `DecodeFailure`s with a short reason.
+ */
+import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import sharp, { type OutputInfo } from 'sharp';
+import { InputError } from '../util/errors.ts';
+import { UNDECODABLE_EXTENSIONS } from './order.ts';
+import type { PreprocessConfig } from './preprocess-config.ts';
+
+/** An 8-bit RGB image, row-major interleaved: data is height x width x 3. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** An image file that cannot be used (missing, empty, corrupt, unsupported). Names the file. */
+export class DecodeFailure extends InputError {
+  readonly path: string;
+  readonly reason: string;
+  constructor(path: string, reason: string, options?: { cause?: unknown }) {
+    super(`image ${path}: ${reason}`, options);
+    this.name = 'DecodeFailure';
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+let configured = false;
+
+/**
+ * Set sharp's process-wide settings for streaming many small decodes: `threads` libvips threads per
+ * image (default 1: on a 2-core machine parallelism comes from several images in flight, not from
+ * splitting one small image), and libvips' operation cache off (a stream never revisits a file).
+ * Called automatically before the first decode; call it yourself to choose other values.
+ */
+export function configureDecoder(options: { threads?: number; cache?: boolean } = {}): void {
+  sharp.concurrency(options.threads ?? 1);
+  sharp.cache(options.cache ?? false);
+  configured = true;
+}
+
+async function classify(path: string, err: unknown): Promise<string> {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  try {
+    const s = await stat(path);
+    if (s.isDirectory()) return 'is a directory, not an image file';
+    if (s.size === 0) return 'empty file';
+  } catch (e) {
+    const c = (e as NodeJS.ErrnoException).code ?? code;
+    if (c === 'ENOENT') return 'file not found';
+    if (c === 'EACCES' || c === 'EPERM') return 'permission denied';
+    return `unreadable: ${(e as Error).message}`;
+  }
+  const msg = String((err as Error)?.message ?? err).split('\n')[0].trim();
+  if (/unsupported image format/i.test(msg)) {
+    const ext = extname(path).toLowerCase();
+    if (UNDECODABLE_EXTENSIONS.includes(ext)) return `unsupported format '${ext}' (decoded formats: JPEG, PNG, WebP, TIFF, GIF, AVIF)`;
+    return 'not a recognised image (unsupported or corrupt header)';
+  }
+  if (/permission denied/i.test(msg)) return 'permission denied';
+  return `corrupt image: ${msg}`;
+}
+
+/**
+ * Decode a file to 8-bit sRGB RGB at its own (EXIF-oriented) size. Throws `DecodeFailure` when the
+ * file is missing, empty, unreadable, corrupt or of an unsupported format.
+ */
+export async function decodeRgb(path: string, cfg: Pick<PreprocessConfig, 'alpha' | 'exifOrientation' | 'failOn'>): Promise<RgbImage> {
+  if (!configured) configureDecoder();
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    let img = sharp(path, { autoOrient: cfg.exifOrientation, failOn: cfg.failOn, pages: 1, page: 0 });
+    img = cfg.alpha === 'ignore' ? img.removeAlpha() : img.flatten({ background: cfg.alpha === 'white' ? '#ffffff' : '#000000' });
+    out = await img.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw new DecodeFailure(path, await classify(path, err), { cause: err });
+  }
+  const { width, height, channels } = out.info;
+  const data = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+  if (channels === 3) return { data, width, height };
+  if (channels === 4 || channels === 2 || channels === 1) {
+    // Defensive: sharp should already have given 3 channels; keep colour, drop alpha.
+    const rgb = new Uint8Array(width * height * 3);
+    for (let i = 0, n = width * height; i < n; i++) {
+      const s = i * channels;
+      const g = channels <= 2;
+      rgb[i * 3] = data[s];
+      rgb[i * 3 + 1] = g ? data[s] : data[s + 1];
+      rgb[i * 3 + 2] = g ? data[s] : data[s + 2];
+    }
+    return { data: rgb, width, height };
+  }
+  throw new DecodeFailure(path, `decoded to ${channels} channels, expected RGB`);
+}
