@@ -1,9 +1,10 @@
 /** The command registry: each command module exports a spec (parsed + help) and a run function. */
 import type { CommandSpec } from './args.ts';
+import { inspectCommand } from './inspect.ts';
 
 export interface Command {
   spec: CommandSpec;
   run(argv: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [];
+export const commands: Command[] = [inspectCommand];
