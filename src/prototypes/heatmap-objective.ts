@@ -1,0 +1,157 @@
+/**
+ * Heatmap normalisation, part fidelity and the split objective of method.md section 4, evaluated on
+ * heatmaps already computed by onnxruntime (M = F Q^T, N x k). Everything here is O(N·k) in float64.
+ *
+ * Norm: a heatmap is cut into groups (one per image for `image-l2`, one for the whole class for
+ * `class-l2`), and each group is divided by its L2 norm; a group whose map is exactly zero stays zero.
+ *
+ * Objective: L(Q) = sum_i sum_g || A_ig - M_ig / sqrt(||M_ig||^2 + eps_g) ||^2, where A_ig is the
+ * normalised NMF map of prototype i on group g and M_ig the candidate's map. eps_g =
+ * (1e-6 · ||F_g||_F · sigma)^2 is a scale-free guard (sigma is the scale of the candidates) that keeps
+ * the objective smooth at zero maps; for any map above 1e-6 of its largest possible norm it changes
+ * the value by less than 1e-12 relative. For non-zero maps each term is 2 - 2 cos(A_ig, M_ig).
+ */
+
+/** Normalisation groups over the N = n·HW rows of F: `count` consecutive groups of `size` rows. */
+export interface Groups {
+  count: number;
+  size: number;
+}
+
+/** Relative guard of the normalisation (see the module comment). */
+export const NORM_GUARD = 1e-6;
+
+/**
+ * Normalise k heatmaps (M: N x k, row-major, any float array) per group. Returns N x k float64;
+ * zero groups stay zero.
+ */
+export function normalizeMaps(M: ArrayLike<number>, k: number, groups: Groups): Float64Array {
+  const out = new Float64Array(groups.count * groups.size * k);
+  for (let g = 0; g < groups.count; g++) {
+    const r0 = g * groups.size;
+    for (let i = 0; i < k; i++) {
+      let s = 0;
+      for (let r = r0; r < r0 + groups.size; r++) s += M[r * k + i] * M[r * k + i];
+      if (s === 0) continue;
+      const inv = 1 / Math.sqrt(s);
+      for (let r = r0; r < r0 + groups.size; r++) out[r * k + i] = M[r * k + i] * inv;
+    }
+  }
+  return out;
+}
+
+/**
+ * Part fidelity of each of k prototypes: the mean over groups of cos(A_ig, B_ig) between two sets of
+ * heatmaps (N x k each). A group where both maps are zero counts 1, where one is zero counts 0.
+ */
+export function mapFidelity(A: ArrayLike<number>, B: ArrayLike<number>, k: number, groups: Groups): Float64Array {
+  const fid = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    let total = 0;
+    for (let g = 0; g < groups.count; g++) {
+      let ab = 0;
+      let aa = 0;
+      let bb = 0;
+      for (let r = g * groups.size; r < (g + 1) * groups.size; r++) {
+        const a = A[r * k + i];
+        const b = B[r * k + i];
+        ab += a * b;
+        aa += a * a;
+        bb += b * b;
+      }
+      if (aa === 0 && bb === 0) total += 1;
+      else if (aa > 0 && bb > 0) total += ab / Math.sqrt(aa * bb);
+    }
+    fid[i] = total / groups.count;
+  }
+  return fid;
+}
+
+/** Squared Frobenius norm of each group of rows of F (N x D). */
+export function groupEnergy(F: Float32Array, D: number, groups: Groups): Float64Array {
+  const e = new Float64Array(groups.count);
+  for (let g = 0; g < groups.count; g++) {
+    let s = 0;
+    const end = (g + 1) * groups.size * D;
+    for (let x = g * groups.size * D; x < end; x++) s += F[x] * F[x];
+    e[g] = s;
+  }
+  return e;
+}
+
+/** The split objective for fixed targets; evaluates value and heatmap gradient. */
+export class HeatmapObjective {
+  /** Guard per group: (NORM_GUARD · ||F_g||_F · sigma)^2. */
+  private readonly eps: Float64Array;
+  /** Sum over (i, g) of ||A_ig||^2 (the constant part). */
+  private readonly targetEnergy: number;
+
+  /**
+   * @param targets normalised NMF maps (N x k, from {@link normalizeMaps})
+   * @param energy squared Frobenius norm of F per group (from {@link groupEnergy})
+   * @param sigma scale of the candidate prototypes (e.g. their largest L2 norm)
+   */
+  constructor(
+    readonly targets: Float64Array,
+    readonly k: number,
+    readonly groups: Groups,
+    energy: Float64Array,
+    sigma: number,
+  ) {
+    this.eps = energy.map((e) => NORM_GUARD * NORM_GUARD * e * sigma * sigma);
+    let t = 0;
+    for (let x = 0; x < targets.length; x++) t += targets[x] * targets[x];
+    this.targetEnergy = t;
+  }
+
+  /** L for candidate heatmaps M (N x k). */
+  value(M: ArrayLike<number>): number {
+    return this.evaluate(M, null);
+  }
+
+  /** L and dL/dM (N x k, float32, written into `grad`). */
+  valueAndGradient(M: ArrayLike<number>, grad: Float32Array): number {
+    return this.evaluate(M, grad);
+  }
+
+  private evaluate(M: ArrayLike<number>, grad: Float32Array | null): number {
+    const { k, groups, targets } = this;
+    let total = this.targetEnergy;
+    const s = new Float64Array(k);
+    const t = new Float64Array(k);
+    const cm = new Float64Array(k);
+    const ca = new Float64Array(k);
+    for (let g = 0; g < groups.count; g++) {
+      const x0 = g * groups.size * k;
+      const x1 = x0 + groups.size * k;
+      const eps = this.eps[g];
+      s.fill(0);
+      t.fill(0);
+      for (let x = x0; x < x1; x += k) {
+        for (let i = 0; i < k; i++) {
+          const m = M[x + i];
+          s[i] += m * m;
+          t[i] += targets[x + i] * m;
+        }
+      }
+      for (let i = 0; i < k; i++) {
+        const den = s[i] + eps;
+        if (den === 0) {
+          cm[i] = 0;
+          ca[i] = 0;
+          continue;
+        }
+        const nu = Math.sqrt(den);
+        total += s[i] / den - (2 * t[i]) / nu;
+        cm[i] = (2 * eps) / (den * den) + (2 * t[i]) / (nu * den);
+        ca[i] = -2 / nu;
+      }
+      if (grad) {
+        for (let x = x0; x < x1; x += k) {
+          for (let i = 0; i < k; i++) grad[x + i] = cm[i] * M[x + i] + ca[i] * targets[x + i];
+        }
+      }
+    }
+    return total;
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Options of the per-class decomposition (discovery by NMF, scaling, residual split), the named
+ * presets, and their validation. Every choice the paper leaves open is one field here; the defaults
+ * are the measured ones (docs/method-choices.md).
+ */
+import { InputError } from '../util/errors.ts';
+
+/** How the prototypes are scaled to approximate the head vector: least squares (the paper) or NNLS. */
+export type Scaling = 'lstsq' | 'nnls';
+/**
+ * What the split objective compares with the NMF map Norm(F p_i): the map of the residual share r_i
+ * alone (`residual`, the paper) or the map of the final prototype alpha_i p_i + r_i (`prototype`).
+ */
+export type SplitObjective = 'residual' | 'prototype';
+/** How the residual R is distributed over the prototypes. */
+export type Allocator = 'uniform' | 'nelder-mead' | 'gradient' | 'none';
+/**
+ * Norm of the split objective: `image-l2` divides each image's heatmap (its HW positions) by its
+ * L2 norm; `class-l2` divides the concatenated heatmap of all the class's images by one L2 norm.
+ */
+export type HeatmapNorm = 'image-l2' | 'class-l2';
+/** Named option sets: `paper` is the formulation of Tan et al.; `default` the measured best. */
+export type Preset = 'paper' | 'default';
+
+/** NMF settings passed to the solver (src/linalg/nmf.ts). */
+export interface NmfSettings {
+  /** `hals` (coordinate descent) or `mu` (multiplicative updates). Default `hals`. */
+  solver?: 'hals' | 'mu';
+  /** Iteration cap. Default: the solver's own default. */
+  maxIter?: number;
+  /** Relative-improvement stopping tolerance. Default: the solver's own default. */
+  tol?: number;
+  /** Initialisation. Default `nndsvda`. */
+  init?: 'nndsvda' | 'random';
+}
+
+/** Settings of the `nelder-mead` allocator (channel-softmax split, 2k - 1 parameters). */
+export interface NelderMeadSettings {
+  /** Objective evaluations per run (each restart included). Default 150 x parameters, at least 400. */
+  maxEvaluations?: number;
+  /** Restarts from the best point with a fresh simplex. Default 1. */
+  restarts?: number;
+  /** Initial simplex step in every parameter. Default 4 (affinities lie in [0, 1]). */
+  initialStep?: number;
+}
+
+/**
+ * Settings of the `gradient` allocator: per-channel split weights optimised with the analytic
+ * gradient, either directly on the simplices by spectral projected gradient (`spg`) or through
+ * softmax logits by L-BFGS (`softmax-lbfgs`).
+ */
+export interface GradientSettings {
+  /** Default `spg` (measured better: the softmax saturates at the simplex's faces and stalls). */
+  method?: 'spg' | 'softmax-lbfgs';
+  /** Iterations. Default 100. */
+  maxIterations?: number;
+  /**
+   * Relative improvement below which the optimiser stops (spg: of the best value over 10 iterations;
+   * softmax-lbfgs: over one iteration). Default 1e-6.
+   */
+  tolerance?: number;
+  /** L-BFGS history length (softmax-lbfgs only). Default 8. */
+  memory?: number;
+}
+
+/** Options of {@link decomposeClass}. Unset fields take the preset's value, then the default. */
+export interface DecomposeOptions {
+  /** Prototypes per class. Default 3 (the paper's figures). */
+  k?: number;
+  /** Start from a named option set; explicit fields override it. Default `default`. */
+  preset?: Preset;
+  scaling?: Scaling;
+  objective?: SplitObjective;
+  allocator?: Allocator;
+  norm?: HeatmapNorm;
+  /** Seed of every random choice (NMF initialisation, image subsampling). Default 0. */
+  seed?: number;
+  /** Use at most this many images of the class (a seeded subset, kept in order). Default: all. */
+  maxImages?: number;
+  nmf?: NmfSettings;
+  nelderMead?: NelderMeadSettings;
+  gradient?: GradientSettings;
+}
+
+/** Fully resolved options, as recorded in every result. */
+export interface ResolvedOptions {
+  k: number;
+  preset: Preset;
+  scaling: Scaling;
+  objective: SplitObjective;
+  allocator: Allocator;
+  norm: HeatmapNorm;
+  seed: number;
+  maxImages: number | null;
+  nmf: { solver: 'hals' | 'mu'; maxIter: number | null; tol: number | null; init: 'nndsvda' | 'random' };
+  nelderMead: { maxEvaluations: number | null; restarts: number; initialStep: number };
+  gradient: { method: 'spg' | 'softmax-lbfgs'; maxIterations: number; tolerance: number; memory: number };
+}
+
+/** The formulation of Tan et al. (least squares, objective on r_i, Nelder-Mead). */
+export const PAPER_PRESET = { scaling: 'lstsq', objective: 'residual', allocator: 'nelder-mead' } as const;
+/** The measured default (docs/method-choices.md): NNLS, objective on the final prototype, gradient split. */
+export const DEFAULT_PRESET = { scaling: 'nnls', objective: 'prototype', allocator: 'gradient' } as const;
+
+const PRESETS: Record<Preset, { scaling: Scaling; objective: SplitObjective; allocator: Allocator }> = {
+  paper: PAPER_PRESET,
+  default: DEFAULT_PRESET,
+};
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new InputError(`option ${name}: expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+function integer(name: string, value: unknown, min: number, fallback: number | null): number | null {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InputError(`option ${name}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function positive(name: string, value: unknown, fallback: number | null): number | null {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InputError(`option ${name}: expected a finite number > 0, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Validate options and fill in preset values and defaults. Throws InputError naming the option. */
+export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
+  const preset = oneOf('preset', opts.preset, ['paper', 'default'] as const, 'default');
+  const base = PRESETS[preset];
+  const seed = integer('seed', opts.seed, 0, 0) as number;
+  if (seed > 0xffffffff) throw new InputError(`option seed: expected an integer in [0, 2^32), got ${seed}`);
+  return {
+    k: integer('k', opts.k, 1, 3) as number,
+    preset,
+    scaling: oneOf('scaling', opts.scaling, ['lstsq', 'nnls'] as const, base.scaling),
+    objective: oneOf('objective', opts.objective, ['residual', 'prototype'] as const, base.objective),
+    allocator: oneOf('allocator', opts.allocator, ['uniform', 'nelder-mead', 'gradient', 'none'] as const, base.allocator),
+    norm: oneOf('norm', opts.norm, ['image-l2', 'class-l2'] as const, 'image-l2'),
+    seed,
+    maxImages: integer('maxImages', opts.maxImages, 1, null),
+    nmf: {
+      solver: oneOf('nmf.solver', opts.nmf?.solver, ['hals', 'mu'] as const, 'hals'),
+      maxIter: integer('nmf.maxIter', opts.nmf?.maxIter, 1, null),
+      tol: positive('nmf.tol', opts.nmf?.tol, null),
+      init: oneOf('nmf.init', opts.nmf?.init, ['nndsvda', 'random'] as const, 'nndsvda'),
+    },
+    nelderMead: {
+      maxEvaluations: integer('nelderMead.maxEvaluations', opts.nelderMead?.maxEvaluations, 1, null),
+      restarts: integer('nelderMead.restarts', opts.nelderMead?.restarts, 0, 1) as number,
+      initialStep: positive('nelderMead.initialStep', opts.nelderMead?.initialStep, 4) as number,
+    },
+    gradient: {
+      method: oneOf('gradient.method', opts.gradient?.method, ['spg', 'softmax-lbfgs'] as const, 'spg'),
+      maxIterations: integer('gradient.maxIterations', opts.gradient?.maxIterations, 0, 100) as number,
+      tolerance: positive('gradient.tolerance', opts.gradient?.tolerance, 1e-6) as number,
+      memory: integer('gradient.memory', opts.gradient?.memory, 1, 8) as number,
+    },
+  };
+}

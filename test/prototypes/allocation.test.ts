@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decomposeClass, type ClassDecomposition, type DecomposeOptions } from '../../src/prototypes/index.ts';
+import { plantedClass } from './planted.ts';
+
+/**
+ * The planted case with signed head vectors: 3 parts, 3 background components the head weighs
+ * negatively, a random signed component; the residual is most of v (||R|| / ||v|| about 0.8).
+ */
+const signedCase = (seed: number) =>
+  plantedClass({ n: 20, side: 6, d: 128, k: 3, seed, noise: 0.05, signed: 0.5, background: 3, backgroundStrength: 0.5, partChannels: 0.6 });
+const seeds = [1, 2, 3, 4, 5, 6];
+
+async function runAll(options: DecomposeOptions): Promise<ClassDecomposition[]> {
+  const out: ClassDecomposition[] = [];
+  for (const seed of seeds) out.push(await decomposeClass({ ...signedCase(seed), classIndex: seed }, { k: 3, ...options }));
+  return out;
+}
+
+const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+
+test('default allocator: objective at most the uniform split on every class; mean part fidelity >= 0.85 at k = 3', async () => {
+  const rs = await runAll({});
+  for (const r of rs) {
+    assert.ok(r.diagnostics.objectiveChosen <= r.diagnostics.objectiveUniform, `class ${r.classIndex}: ${r.diagnostics.objectiveChosen} > uniform ${r.diagnostics.objectiveUniform}`);
+    assert.ok(r.diagnostics.residualRatio > 0.6, `class ${r.classIndex}: the residual is most of v (${r.diagnostics.residualRatio})`);
+  }
+  const fid = mean(rs.map((r) => r.diagnostics.meanPartFidelity));
+  const fidUniform = mean(rs.map((r) => mean(Array.from(r.diagnostics.partFidelityUniform))));
+  assert.ok(fid >= 0.85, `mean part fidelity ${fid.toFixed(4)}`);
+  assert.ok(fid > fidUniform + 0.1, `the split matters here: default ${fid.toFixed(3)} vs uniform ${fidUniform.toFixed(3)}`);
+});
+
+test('every allocator is at most the uniform split on the objective it optimises (paper preset, softmax L-BFGS, class-l2 norm)', async () => {
+  const variants: DecomposeOptions[] = [
+    { preset: 'paper', nelderMead: { maxEvaluations: 200 } },
+    { gradient: { method: 'softmax-lbfgs', maxIterations: 30 } },
+    { norm: 'class-l2', gradient: { maxIterations: 30 } },
+  ];
+  for (const options of variants) {
+    for (const seed of [1, 2]) {
+      const r = await decomposeClass(signedCase(seed), { k: 3, ...options });
+      assert.ok(r.diagnostics.objectiveChosen <= r.diagnostics.objectiveUniform, `${JSON.stringify(options)}, seed ${seed}`);
+      assert.ok(r.diagnostics.objectiveChosen < 0.99 * r.diagnostics.objectiveUniform, `${JSON.stringify(options)} improves on uniform`);
+    }
+  }
+});
+
+test('the paper preset is least squares, objective on r_i, Nelder-Mead; its residual is orthogonal to every prototype', async () => {
+  const r = await decomposeClass(signedCase(1), { k: 3, preset: 'paper', nelderMead: { maxEvaluations: 100 } });
+  assert.equal(r.options.scaling, 'lstsq');
+  assert.equal(r.options.objective, 'residual');
+  assert.equal(r.options.allocator, 'nelder-mead');
+  // At the least-squares optimum the residual is orthogonal to every prototype.
+  for (let i = 0; i < 3; i++) {
+    let dot = 0;
+    let pp = 0;
+    for (let c = 0; c < r.d; c++) {
+      dot += r.residual[c] * r.initialPrototypes[i * r.d + c];
+      pp += r.initialPrototypes[i * r.d + c] ** 2;
+    }
+    assert.ok(Math.abs(dot) <= 1e-6 * Math.sqrt(pp) * Math.hypot(...r.residual), `R . p_${i} = ${dot}`);
+  }
+});

@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InputError } from '../../src/util/errors.ts';
+import { decomposeClass, DEFAULT_PRESET, PAPER_PRESET, resolveOptions } from '../../src/prototypes/index.ts';
+
+test('presets fill scaling, objective and allocator; explicit fields override them', () => {
+  const d = resolveOptions();
+  assert.deepEqual([d.scaling, d.objective, d.allocator], [DEFAULT_PRESET.scaling, DEFAULT_PRESET.objective, DEFAULT_PRESET.allocator]);
+  assert.equal(d.k, 3);
+  assert.equal(d.seed, 0);
+  assert.equal(d.norm, 'image-l2');
+  assert.equal(d.gradient.method, 'spg');
+  const p = resolveOptions({ preset: 'paper' });
+  assert.deepEqual([p.scaling, p.objective, p.allocator], [PAPER_PRESET.scaling, PAPER_PRESET.objective, PAPER_PRESET.allocator]);
+  assert.deepEqual([p.scaling, p.objective, p.allocator], ['lstsq', 'residual', 'nelder-mead']);
+  const o = resolveOptions({ preset: 'paper', scaling: 'nnls', k: 10 });
+  assert.equal(o.scaling, 'nnls');
+  assert.equal(o.allocator, 'nelder-mead');
+  assert.equal(o.k, 10);
+});
+
+test('bad options are InputErrors naming the option and what was expected', () => {
+  const cases: [object, RegExp][] = [
+    [{ k: 0 }, /option k: expected an integer >= 1/],
+    [{ k: 2.5 }, /option k/],
+    [{ preset: 'fast' }, /option preset: expected one of 'paper', 'default'/],
+    [{ allocator: 'random' }, /option allocator/],
+    [{ scaling: 'ls' }, /option scaling/],
+    [{ objective: 'both' }, /option objective/],
+    [{ norm: 'max' }, /option norm/],
+    [{ seed: -1 }, /option seed/],
+    [{ maxImages: 0 }, /option maxImages/],
+    [{ nmf: { solver: 'als' } }, /option nmf.solver/],
+    [{ gradient: { method: 'adam' } }, /option gradient.method/],
+    [{ gradient: { tolerance: 0 } }, /option gradient.tolerance/],
+    [{ nelderMead: { initialStep: -1 } }, /option nelderMead.initialStep/],
+  ];
+  for (const [opts, re] of cases) assert.throws(() => resolveOptions(opts as never), (e: unknown) => e instanceof InputError && re.test(e.message), JSON.stringify(opts));
+});
+
+test('malformed class input is an InputError naming the class and the tensor', async () => {
+  const F = new Float32Array(2 * 4 * 6).fill(1);
+  const v = new Float32Array(6).fill(1);
+  const base = { F, n: 2, hw: 4, d: 6, v, classIndex: 5, className: 'wren' };
+  const expectInput = async (input: object, re: RegExp, opts = {}) =>
+    assert.rejects(decomposeClass(input as never, opts), (e: unknown) => e instanceof InputError && /class 5 \('wren'\)/.test(e.message) && re.test(e.message));
+  await expectInput({ ...base, F: F.subarray(1) }, /features F have 47 values, expected n x hw x d = 2 x 4 x 6 = 48/);
+  await expectInput({ ...base, v: v.subarray(1) }, /head vector v has 5 values, expected d = 6/);
+  await expectInput({ ...base, F: Array.from(F) }, /features F must be a Float32Array/);
+  await expectInput({ ...base, n: 0 }, /n must be a positive integer/);
+  const nan = F.slice();
+  nan[1 * 24 + 2 * 6 + 3] = NaN;
+  await expectInput({ ...base, F: nan }, /F\[image 1, position 2, channel 3\] is NaN/);
+  const inf = v.slice();
+  inf[4] = Infinity;
+  await expectInput({ ...base, v: inf }, /v\[4\] is Infinity/);
+  await expectInput(base, /option k = 7 exceeds the 6 channels/, { k: 7 });
+});
