@@ -1,0 +1,108 @@
+/**
+ * Fill the feature cache for every class of a dataset, class by class: a class whose cached file
+ * was computed for exactly the same images (same ids, paths, sizes and modification times) is
+ * skipped; any other is extracted and written atomically. An interrupted run therefore resumes at
+ * the first unfinished class, and runs that differ only downstream (k, allocator, seed, ...) skip
+ * extraction entirely.
+ */
+import type { Dataset, PreprocessConfig } from '../data/index.ts';
+import { readSafetensorsHeader } from '../io/safetensors.ts';
+import type { Classifier } from '../model/classifier.ts';
+import { extractClass, throwIfAborted, type ExtractOptions } from './extract.ts';
+import { capItems, fingerprintItems } from './selection.ts';
+import type { FeatureStore } from './store.ts';
+
+export interface ExtractClassesOptions extends Omit<ExtractOptions, 'onImages'> {
+  /** Cap per class (evenly spaced subset); default all images. */
+  maxImagesPerClass?: number;
+}
+
+/** What happened to one class. */
+export interface ClassExtraction {
+  classIndex: number;
+  /** Images requested (after the cap). */
+  requested: number;
+  /** Images whose features are stored. */
+  images: number;
+  /** Images that failed to decode. */
+  failed: number;
+  /** True when the class was already in the cache (nothing recomputed). */
+  cached: boolean;
+}
+
+export interface ExtractClassesHooks {
+  /** Images extracted so far out of the images of the classes that need extraction. */
+  onProgress?(done: number, total: number, classIndex: number): void;
+  /** After each class is settled (extracted and written, or found in the cache). Awaited. */
+  onClass?(info: ClassExtraction): void | Promise<void>;
+}
+
+export interface ExtractClassesReport {
+  classes: ClassExtraction[];
+  classesExtracted: number;
+  classesCached: number;
+  imagesExtracted: number;
+  imagesFailed: number;
+  seconds: number;
+}
+
+/**
+ * Make sure `store` holds every class of `dataset`. Two passes: the first finds the classes the
+ * cache already has (to size the progress total); the second extracts the others. Item lists are
+ * listed per class and dropped after use, so memory does not grow with the number of classes.
+ */
+export async function extractClasses(
+  classifier: Classifier,
+  dataset: Dataset,
+  store: FeatureStore,
+  cfg: PreprocessConfig,
+  opts: ExtractClassesOptions = {},
+  hooks: ExtractClassesHooks = {},
+): Promise<ExtractClassesReport> {
+  const t0 = performance.now();
+  const C = dataset.classNames.length;
+  const listClass = async (c: number) => {
+    const items = capItems(await dataset.itemsOfClass(c), opts.maxImagesPerClass);
+    return { items, fingerprints: await fingerprintItems(items) };
+  };
+  const todo: boolean[] = [];
+  let total = 0;
+  for (let c = 0; c < C; c++) {
+    throwIfAborted(opts.signal);
+    const { items, fingerprints } = await listClass(c);
+    const cached = await store.has(c, fingerprints);
+    todo.push(!cached);
+    if (!cached) total += items.length;
+  }
+  const report: ExtractClassesReport = { classes: [], classesExtracted: 0, classesCached: 0, imagesExtracted: 0, imagesFailed: 0, seconds: 0 };
+  let done = 0;
+  hooks.onProgress?.(0, total, 0);
+  for (let c = 0; c < C; c++) {
+    throwIfAborted(opts.signal);
+    const { items, fingerprints } = await listClass(c);
+    let info: ClassExtraction;
+    if (!todo[c] && (await store.has(c, fingerprints))) {
+      const { metadata, tensors } = await readSafetensorsHeader(store.classPath(c));
+      const failed = (JSON.parse(metadata.failures ?? '[]') as unknown[]).length;
+      info = { classIndex: c, requested: items.length, images: tensors.features.shape[0], failed, cached: true };
+      report.classesCached++;
+    } else {
+      const cf = await extractClass(classifier, c, items, cfg, {
+        ...opts,
+        onImages: (k) => {
+          done += k;
+          hooks.onProgress?.(done, total, c);
+        },
+      });
+      await store.write(cf, fingerprints);
+      info = { classIndex: c, requested: items.length, images: cf.n, failed: cf.failures.length, cached: false };
+      report.classesExtracted++;
+      report.imagesExtracted += cf.n;
+      report.imagesFailed += cf.failures.length;
+    }
+    report.classes.push(info);
+    await hooks.onClass?.(info);
+  }
+  report.seconds = (performance.now() - t0) / 1000;
+  return report;
+}

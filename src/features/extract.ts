@@ -1,0 +1,107 @@
+/**
+ * Streamed feature extraction: one class's images are decoded in prefetched batches (src/data),
+ * run through the classifier, and their feature maps (n x HW x D) and logits (n x C) gathered into
+ * one class buffer. Images that cannot be decoded are skipped and reported (or, with `strict`, end
+ * the extraction with an error naming the file). Memory: one class's features plus the batches in
+ * flight, whatever the dataset's size.
+ */
+import { batches, type Failure, type ImageItem, type PreprocessConfig } from '../data/index.ts';
+import type { Classifier } from '../model/classifier.ts';
+import { InputError, ProtolensError, ExitCode } from '../util/errors.ts';
+import type { ClassFeatures } from './store.ts';
+
+/** Images per inference batch when the model does not fix one. */
+export const DEFAULT_EXTRACT_BATCH = 32;
+
+/** Thrown when an AbortSignal stops an extraction or a build. Exit code 1 (the CLI maps SIGINT to 130). */
+export class BuildInterrupted extends ProtolensError {
+  constructor(message = 'interrupted') {
+    super(message, ExitCode.internal);
+    this.name = 'BuildInterrupted';
+  }
+}
+
+/** Throw BuildInterrupted when `signal` has been aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const r: unknown = signal.reason;
+  throw r instanceof Error && !(r instanceof DOMException) ? r : new BuildInterrupted(typeof r === 'string' ? r : 'interrupted');
+}
+
+export interface ExtractOptions {
+  /** Images per batch (default: the model's fixed batch size, else 32). */
+  batchSize?: number;
+  /** Batches decoded ahead of the one being run (default 2). */
+  prefetch?: number;
+  /** Images decoding at once (default: the data layer's, UV_THREADPOOL_SIZE or 4). */
+  concurrency?: number;
+  /** Make the first undecodable image an InputError naming it (default false: skip and report). */
+  strict?: boolean;
+  /** Checked between batches; an aborted signal ends the extraction with BuildInterrupted. */
+  signal?: AbortSignal;
+  /** Called after each batch with the number of images it consumed (decoded or failed). */
+  onImages?: (count: number) => void;
+}
+
+/**
+ * Check that `cfg` produces the tensors `classifier` takes: 3 channels, its run size, its layout.
+ * @throws InputError naming the model and the mismatch.
+ */
+export function checkPreprocessFits(classifier: Pick<Classifier, 'path' | 'input'>, cfg: PreprocessConfig): void {
+  const inp = classifier.input;
+  if (inp.channels !== 3) {
+    throw new InputError(`model '${classifier.path}': input '${inp.name}' has ${inp.channels} channels; images are decoded to 3 (RGB), so the model must take 3`);
+  }
+  if (cfg.size[0] !== inp.height || cfg.size[1] !== inp.width) {
+    throw new InputError(`preprocessing size ${cfg.size[0]} x ${cfg.size[1]} differs from the size model '${classifier.path}' runs at (${inp.height} x ${inp.width})`);
+  }
+  if (cfg.layout !== inp.layout) {
+    throw new InputError(`preprocessing layout ${cfg.layout} differs from the input layout of model '${classifier.path}' (${inp.layout})`);
+  }
+}
+
+/**
+ * Extract one class: features and logits of every image of `items` that decodes, in item order.
+ * The result's `items` are the ids of the images used; `failures` lists the others with a reason.
+ * @throws InputError (strict, or a preprocessing that does not fit the model), BuildInterrupted.
+ */
+export async function extractClass(classifier: Classifier, classIndex: number, items: readonly ImageItem[], cfg: PreprocessConfig, opts: ExtractOptions = {}): Promise<ClassFeatures> {
+  checkPreprocessFits(classifier, cfg);
+  throwIfAborted(opts.signal);
+  const { HW, D } = classifier.features;
+  const C = classifier.head.numClasses;
+  const per = HW * D;
+  const batchSize = opts.batchSize ?? classifier.maxBatch ?? DEFAULT_EXTRACT_BATCH;
+  const features = new Float32Array(items.length * per);
+  const logits = new Float32Array(items.length * C);
+  const ids: string[] = [];
+  const failures: Failure[] = [];
+  const stream = batches(items, cfg, {
+    batchSize,
+    prefetch: opts.prefetch,
+    concurrency: opts.concurrency,
+    strict: opts.strict,
+    onFailure: (f) => failures.push(f),
+  });
+  let n = 0;
+  try {
+    for await (const b of stream) {
+      throwIfAborted(opts.signal);
+      const m = b.items.length;
+      if (m > 0) {
+        const r = await classifier.run(b.tensor, m);
+        features.set(r.features, n * per);
+        logits.set(r.logits, n * C);
+        for (const it of b.items) ids.push(it.id);
+        n += m;
+      }
+      opts.onImages?.(m + b.failures.length);
+    }
+  } finally {
+    await stream.return();
+  }
+  // Own exactly n images' worth (a transferable buffer for worker threads).
+  const f = n === items.length ? features : features.slice(0, n * per);
+  const l = n === items.length ? logits : logits.slice(0, n * C);
+  return { classIndex, features: f, logits: l, items: ids, n, failures: failures.map((x) => ({ path: x.path, reason: x.reason })) };
+}
