@@ -1,2 +1,15 @@
 /** protolens library entry: everything a program needs, typed. */
 export * from './util/errors.ts';
+export { Rng } from './util/random.ts';
+export { Progress, type ProgressOptions } from './util/progress.ts';
+export * from './io/safetensors.ts';
+export { writeFileAtomic, writeJsonAtomic } from './io/atomic.ts';
+export * from './model/index.ts';
+export * from './data/index.ts';
+export * from './data/synthetic/index.ts';
+export * from './linalg/index.ts';
+export * from './prototypes/index.ts';
+export * from './prototypes/network.ts';
+export * from './features/index.ts';
+export * from './build/index.ts';
+export * from './explain/index.ts';
