@@ -13,3 +13,4 @@ export * from './prototypes/network.ts';
 export * from './features/index.ts';
 export * from './build/index.ts';
 export * from './explain/index.ts';
+export * from './evaluate/index.ts';

@@ -53,10 +53,14 @@ export interface EvaluationContext {
   onProgress?: (imagesDone: number) => void;
 }
 
-/** One metric: a name (used as the report key) and a run over the context. */
-export interface Metric<R> {
+/**
+ * One metric: a name (used as the report key) and a run over the context. Metrics that need more
+ * than images in and maps or probabilities out (features, logits) name a richer context type
+ * (`Ctx`, e.g. `NetworkEvaluationContext`); the call signature stays `run(ctx)`.
+ */
+export interface Metric<R, Ctx extends EvaluationContext = EvaluationContext> {
   readonly name: string;
-  run(ctx: EvaluationContext): Promise<R>;
+  run(ctx: Ctx): Promise<R>;
 }
 
 /** Number of images in a batch, checked against its labels, indices and ids. */

@@ -1,0 +1,182 @@
+/**
+ * Plain-JS multiplicative-update NMF, float64 throughout: the benchmark's baseline and the tests'
+ * independent reference for the engine solver. Same update order, start, checks and stopping rule
+ * as `nmf(..., { solver: 'mu' })`, no onnxruntime.
+ */
+import { InputError } from '../util/errors.ts';
+import { Rng } from '../util/random.ts';
+import { TINY } from './nmf-graphs.ts';
+import { nndsvda, randomizedSvd, randomStart, type RangeProducts } from './nmf-init.ts';
+import { canonicalFactors, initialFactors, prepareInput, resolveCommonOptions } from './nmf-prepare.ts';
+import type { NmfCheck, NmfOptions, NmfResult } from './nmf-types.ts';
+
+/** Options of {@link nmfMuPlainJs}: those of nmf() without the engine's (solver is always 'mu'). */
+export type PlainNmfOptions = Omit<NmfOptions, 'k' | 'solver' | 'threads' | 'residence'>;
+
+/** Y (n x l) = F Q for F n x d, Q d x l. */
+function mulFQ(F: Float32Array, n: number, d: number, Q: ArrayLike<number>, l: number): Float64Array {
+  const Y = new Float64Array(n * l);
+  for (let r = 0; r < n; r++) {
+    const o = r * d;
+    for (let c = 0; c < d; c++) {
+      const f = F[o + c];
+      if (f === 0) continue;
+      for (let a = 0; a < l; a++) Y[r * l + a] += f * Q[c * l + a];
+    }
+  }
+  return Y;
+}
+
+/** W (d x l) = F^T Z for F n x d, Z n x l. */
+function mulFtZ(F: Float32Array, n: number, d: number, Z: ArrayLike<number>, l: number): Float64Array {
+  const W = new Float64Array(d * l);
+  for (let r = 0; r < n; r++) {
+    const o = r * d;
+    for (let c = 0; c < d; c++) {
+      const f = F[o + c];
+      if (f === 0) continue;
+      for (let a = 0; a < l; a++) W[c * l + a] += f * Z[r * l + a];
+    }
+  }
+  return W;
+}
+
+/** S (k x k) = X X^T for X k x m. */
+function gramRows(X: Float64Array, k: number, m: number): Float64Array {
+  const S = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) {
+    for (let j = i; j < k; j++) {
+      let s = 0;
+      for (let c = 0; c < m; c++) s += X[i * m + c] * X[j * m + c];
+      S[i * k + j] = s;
+      S[j * k + i] = s;
+    }
+  }
+  return S;
+}
+
+/** ||F - E P||_F^2 with E given as Et (k x n). */
+function residualSq(F: Float32Array, n: number, d: number, k: number, Et: Float64Array, P: Float64Array): number {
+  const row = new Float64Array(d);
+  let total = 0;
+  for (let r = 0; r < n; r++) {
+    const o = r * d;
+    for (let c = 0; c < d; c++) row[c] = F[o + c];
+    for (let j = 0; j < k; j++) {
+      const e = Et[j * n + r];
+      if (e === 0) continue;
+      const pj = j * d;
+      for (let c = 0; c < d; c++) row[c] -= e * P[pj + c];
+    }
+    for (let c = 0; c < d; c++) total += row[c] * row[c];
+  }
+  return total;
+}
+
+/** One multiplicative-update iteration (E then P), in place. */
+function muIteration(F: Float32Array, n: number, d: number, k: number, Et: Float64Array, P: Float64Array): void {
+  // E: Et <- Et * (P F^T) / ((P P^T) Et)
+  const C = gramRows(P, k, d);
+  const num = new Float64Array(k);
+  const dens = new Float64Array(k);
+  for (let r = 0; r < n; r++) {
+    const o = r * d;
+    for (let j = 0; j < k; j++) {
+      const pj = j * d;
+      let s = 0;
+      for (let c = 0; c < d; c++) s += P[pj + c] * F[o + c];
+      num[j] = s;
+    }
+    for (let j = 0; j < k; j++) {
+      let den = 0;
+      for (let a = 0; a < k; a++) den += C[j * k + a] * Et[a * n + r];
+      dens[j] = den;
+    }
+    for (let j = 0; j < k; j++) Et[j * n + r] *= num[j] / Math.max(dens[j], TINY);
+  }
+  // P: P <- P * (Et F) / ((Et Et^T) P)
+  const A = gramRows(Et, k, n);
+  const B = new Float64Array(k * d);
+  for (let r = 0; r < n; r++) {
+    const o = r * d;
+    for (let j = 0; j < k; j++) {
+      const e = Et[j * n + r];
+      if (e === 0) continue;
+      const bj = j * d;
+      for (let c = 0; c < d; c++) B[bj + c] += e * F[o + c];
+    }
+  }
+  const next = new Float64Array(k * d);
+  for (let j = 0; j < k; j++) {
+    for (let c = 0; c < d; c++) {
+      let den = 0;
+      for (let a = 0; a < k; a++) den += A[j * k + a] * P[a * d + c];
+      next[j * d + c] = P[j * d + c] * (B[j * d + c] / Math.max(den, TINY));
+    }
+  }
+  P.set(next);
+}
+
+/**
+ * Plain-JS multiplicative-update NMF of F (n x d) with k components; the same options, start
+ * (the seeded randomised SVD runs in JS too), checks and stopping rule as the engine's 'mu'
+ * solver. About 2 GFLOP/s: use it as a reference, not for real work.
+ */
+export async function nmfMuPlainJs(F: Float32Array, n: number, d: number, k: number, opts: PlainNmfOptions = {}): Promise<NmfResult> {
+  const started = performance.now();
+  const fn = 'nmfMuPlainJs';
+  if (opts === null || typeof opts !== 'object') throw new InputError(`${fn}: options must be an object`);
+  const prep = prepareInput(fn, F, n, d, k);
+  const common = resolveCommonOptions(fn, { ...opts, k, solver: 'mu' });
+  const given = opts.initial ? initialFactors(fn, opts.initial, n, d, k) : null;
+  const base = {
+    warnings: prep.warnings,
+    seed: common.seed,
+    solver: 'mu' as const,
+    init: given ? ('given' as const) : common.init,
+    ...(prep.shift ? { shift: prep.shift } : {}),
+  };
+  const history: NmfCheck[] = [];
+  if (prep.normSq === 0) {
+    if (opts.history) history.push({ iteration: 0, relError: 0, elapsedMs: performance.now() - started });
+    return { ...base, E: new Float32Array(n * k), P: new Float32Array(k * d), relError: 0, iterations: 0, converged: true, ...(opts.history ? { history } : {}) };
+  }
+  const G = prep.F;
+  let start = given;
+  if (!start) {
+    const rng = new Rng(common.seed);
+    if (common.init === 'random') start = randomStart(n, d, k, prep.mean, rng);
+    else {
+      const products: RangeProducts = {
+        apply: async (Q, l) => {
+          const Z = mulFQ(G, n, d, Q, l);
+          return { Z: Float32Array.from(Z), W: Float32Array.from(mulFtZ(G, n, d, Z, l)) };
+        },
+      };
+      start = nndsvda(n, d, k, await randomizedSvd(n, d, k, products, rng, { powerIterations: common.svdPowerIterations }), prep.mean);
+    }
+  }
+  const Et = Float64Array.from(start.Et);
+  const P = Float64Array.from(start.P);
+  const norm = Math.sqrt(prep.normSq);
+  let iterations = 0;
+  let converged = false;
+  let relError = Math.sqrt(residualSq(G, n, d, k, Et, P)) / norm;
+  if (opts.history) history.push({ iteration: 0, relError, elapsedMs: performance.now() - started });
+  let previous = relError;
+  while (iterations < common.maxIter && relError !== 0) {
+    const steps = Math.min(common.checkEvery, common.maxIter - iterations);
+    for (let s = 0; s < steps; s++) muIteration(G, n, d, k, Et, P);
+    iterations += steps;
+    relError = Math.sqrt(residualSq(G, n, d, k, Et, P)) / norm;
+    if (opts.history) history.push({ iteration: iterations, relError, elapsedMs: performance.now() - started });
+    if (common.tol > 0 && (previous - relError) / previous < common.tol) {
+      converged = true;
+      break;
+    }
+    previous = relError;
+  }
+  if (relError === 0) converged = true;
+  const { E, P: Ps } = canonicalFactors(Float32Array.from(Et), Float32Array.from(P), n, d, k);
+  return { ...base, E, P: Ps, relError, iterations, converged, ...(opts.history ? { history } : {}) };
+}
