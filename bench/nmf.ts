@@ -3,7 +3,7 @@
  * work (n = images x 7 x 7 positions, d = channels). Prints one JSON document to stdout.
  *
  *   node --import tsx bench/nmf.ts [--shapes=1470x512,1470x2048,62720x512] [--ks=3,10]
- *                                  [--threads=1] [--plain-budget-ms=12000] [--no-design]
+ *                                  [--threads=1] [--plain-budget-ms=30000] [--no-design]
  *
  * Data: F = max(0, A B + 0.05 N(0,1)), A (n x 20) = U^2, B (20 x d) = U on 30% of entries, seeded.
  * Every solver starts from the same NNDSVDa start (computed once on the engine, timed apart).
@@ -25,7 +25,7 @@ const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split
 const shapes = (args.get('shapes') ?? '1470x512,1470x2048,62720x512').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const ks = (args.get('ks') ?? '3,10').split(',').map(Number);
 const threads = Number(args.get('threads') ?? 1);
-const plainBudgetMs = Number(args.get('plain-budget-ms') ?? 12000);
+const plainBudgetMs = Number(args.get('plain-budget-ms') ?? 30000);
 const design = !args.has('no-design');
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 

@@ -1,6 +1,6 @@
 /**
  * Small dense float64 helpers shared by the solvers: symmetric eigen-solves, a rank-safe
- * symmetric positive semi-definite solve, orthonormalisation and transposes. Everything here
+ * symmetric positive semi-definite solve and orthonormalisation. Everything here
  * works on row-major `Float64Array`s of at most a few thousand rows by a few dozen columns;
  * large products belong to the onnxruntime graphs in `nmf-graphs.ts`.
  */
@@ -95,20 +95,4 @@ export function orthonormalizeColumns(X: Float64Array, rows: number, cols: numbe
     if (keep) kept++;
   }
   return kept;
-}
-
-/** Transpose a rows x cols row-major matrix into a new array of the given constructor. */
-export function transpose<T extends Float32Array | Float64Array>(X: ArrayLike<number>, rows: number, cols: number, out: T): T {
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = X[base + c];
-  }
-  return out;
-}
-
-/** Dot product of two equal-length vectors accumulated in float64. */
-export function dot(a: ArrayLike<number>, aOffset: number, b: ArrayLike<number>, bOffset: number, length: number): number {
-  let s = 0;
-  for (let i = 0; i < length; i++) s += a[aOffset + i] * b[bOffset + i];
-  return s;
 }

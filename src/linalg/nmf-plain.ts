@@ -13,6 +13,35 @@ import type { NmfCheck, NmfOptions, NmfResult } from './nmf-types.ts';
 /** Options of {@link nmfMuPlainJs}: those of nmf() without the engine's (solver is always 'mu'). */
 export type PlainNmfOptions = Omit<NmfOptions, 'k' | 'solver' | 'threads' | 'residence'>;
 
+/** sum_c a[ao + c] b[bo + c] over c < m, four accumulators (about 1.4x a plain loop in V8). */
+function dot(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, m: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let c = 0;
+  for (; c + 3 < m; c += 4) {
+    s0 += a[ao + c] * b[bo + c];
+    s1 += a[ao + c + 1] * b[bo + c + 1];
+    s2 += a[ao + c + 2] * b[bo + c + 2];
+    s3 += a[ao + c + 3] * b[bo + c + 3];
+  }
+  for (; c < m; c++) s0 += a[ao + c] * b[bo + c];
+  return s0 + s1 + s2 + s3;
+}
+
+/** y[yo + c] += alpha x[xo + c] over c < m, unrolled by four. */
+function axpy(alpha: number, x: ArrayLike<number>, xo: number, y: Float64Array, yo: number, m: number): void {
+  let c = 0;
+  for (; c + 3 < m; c += 4) {
+    y[yo + c] += alpha * x[xo + c];
+    y[yo + c + 1] += alpha * x[xo + c + 1];
+    y[yo + c + 2] += alpha * x[xo + c + 2];
+    y[yo + c + 3] += alpha * x[xo + c + 3];
+  }
+  for (; c < m; c++) y[yo + c] += alpha * x[xo + c];
+}
+
 /** Y (n x l) = F Q for F n x d, Q d x l. */
 function mulFQ(F: Float32Array, n: number, d: number, Q: ArrayLike<number>, l: number): Float64Array {
   const Y = new Float64Array(n * l);
@@ -46,8 +75,7 @@ function gramRows(X: Float64Array, k: number, m: number): Float64Array {
   const S = new Float64Array(k * k);
   for (let i = 0; i < k; i++) {
     for (let j = i; j < k; j++) {
-      let s = 0;
-      for (let c = 0; c < m; c++) s += X[i * m + c] * X[j * m + c];
+      const s = dot(X, i * m, X, j * m, m);
       S[i * k + j] = s;
       S[j * k + i] = s;
     }
@@ -64,11 +92,9 @@ function residualSq(F: Float32Array, n: number, d: number, k: number, Et: Float6
     for (let c = 0; c < d; c++) row[c] = F[o + c];
     for (let j = 0; j < k; j++) {
       const e = Et[j * n + r];
-      if (e === 0) continue;
-      const pj = j * d;
-      for (let c = 0; c < d; c++) row[c] -= e * P[pj + c];
+      if (e !== 0) axpy(-e, P, j * d, row, 0, d);
     }
-    for (let c = 0; c < d; c++) total += row[c] * row[c];
+    total += dot(row, 0, row, 0, d);
   }
   return total;
 }
@@ -81,12 +107,7 @@ function muIteration(F: Float32Array, n: number, d: number, k: number, Et: Float
   const dens = new Float64Array(k);
   for (let r = 0; r < n; r++) {
     const o = r * d;
-    for (let j = 0; j < k; j++) {
-      const pj = j * d;
-      let s = 0;
-      for (let c = 0; c < d; c++) s += P[pj + c] * F[o + c];
-      num[j] = s;
-    }
+    for (let j = 0; j < k; j++) num[j] = dot(P, j * d, F, o, d);
     for (let j = 0; j < k; j++) {
       let den = 0;
       for (let a = 0; a < k; a++) den += C[j * k + a] * Et[a * n + r];
@@ -101,9 +122,7 @@ function muIteration(F: Float32Array, n: number, d: number, k: number, Et: Float
     const o = r * d;
     for (let j = 0; j < k; j++) {
       const e = Et[j * n + r];
-      if (e === 0) continue;
-      const bj = j * d;
-      for (let c = 0; c < d; c++) B[bj + c] += e * F[o + c];
+      if (e !== 0) axpy(e, F, o, B, j * d, d);
     }
   }
   const next = new Float64Array(k * d);
