@@ -1,14 +1,14 @@
 // The HTML explanation card: content, escaping, self-containment, exactness check, inlined pictures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { chromium } from 'playwright-core';
 import { type CardData, escapeHtml, renderCard, writeCard } from '../../src/explain/card.ts';
 import { crop, overlay, prototypeBox } from '../../src/explain/render.ts';
 import { CheckError, InputError } from '../../src/util/errors.ts';
+import { openBrowser } from '../helpers/browser.ts';
 
 function sampleCard(): CardData {
   const contributions = [1.25, -0.5, 0.75];
@@ -175,17 +175,9 @@ test('in Chromium at 1200 px the card fits, every picture loads and nothing is r
   const { dir, data } = await cardFolder();
   data.combinedViewPath = 'overlays/p0.png';
   await writeCard(join(dir, 'card.html'), data);
-  const profile = await mkdtemp(join(tmpdir(), 'card-browser-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1200, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await openBrowser({ width: 1200, height: 900 });
   try {
-    const page = await ctx.newPage();
-    const requests: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
+    const { page, requests } = browser;
     await page.goto(`file://${join(dir, 'card.html')}`, { waitUntil: 'load' });
     const r = await page.evaluate(() => ({
       scrollWidth: document.documentElement.scrollWidth,
@@ -200,7 +192,6 @@ test('in Chromium at 1200 px the card fits, every picture loads and nothing is r
     assert.ok(r.bodyFont >= 16);
     assert.deepEqual(requests.filter((u) => !u.startsWith(`file://${dir}/`)), []);
   } finally {
-    await ctx.close();
-    await rm(profile, { recursive: true, force: true });
+    await browser.close();
   }
 });
