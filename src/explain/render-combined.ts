@@ -45,7 +45,7 @@ export interface CombinedViewOptions {
   legend?: boolean;
   /** Legend heading; default 'Strongest prototype per pixel'. */
   legendTitle?: string;
-  /** Legend font size in pixels (before `scale`); default 12. */
+  /** Legend font size in pixels; default 12 (grown with pictures wider than 320 px, up to x `scale`). */
   fontSize?: number;
   /** Picture size as a multiple of the image size; default 1. */
   scale?: number;
@@ -124,6 +124,10 @@ export function strongestPrototype(maps: MapStack, outW: number, outH: number, o
   return { winner, strength };
 }
 
+/** Average advance of a character in em (DejaVu Sans, generous), regular and bold: sizes the legend. */
+const TEXT_EM = 0.62;
+const BOLD_TEXT_EM = 0.7;
+
 /** Signed short number for legends and captions: '+1.23', '-0.0456', '+0'. */
 export function formatSigned(v: number, digits = 3): string {
   if (v === 0) return '+0';
@@ -135,7 +139,8 @@ function legendSvg(width: number, labels: readonly string[], contributions: Arra
   const pad = Math.round(fs * 0.6);
   const rowH = Math.round(fs * 1.6);
   const sw = Math.round(fs);
-  const colW = Math.round(fs * 15);
+  const widest = Math.max(0, ...labels.map((l, i) => `${l}  ${formatSigned(contributions[i])}`.length));
+  const colW = Math.max(Math.round(fs * 15), sw + Math.round(fs * 0.5) + Math.ceil(widest * TEXT_EM * fs) + pad);
   const cols = Math.max(1, Math.floor((width - pad) / colW));
   const rows = Math.ceil(labels.length / cols);
   const parts: string[] = [];
@@ -214,11 +219,17 @@ export async function combinedView(
   if (!(opts.legend ?? COMBINED_DEFAULTS.legend)) {
     return sharp(asBuffer(picture), { raw: { width: out.width, height: out.height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
   }
-  const fs = (opts.fontSize ?? COMBINED_DEFAULTS.fontSize) * (opts.scale ?? 1);
+  // The legend grows with the picture, not with the scale alone: a small input shown 4x large keeps
+  // a legend of normal size under it (the font is scaled by at most picture width / 320 px).
+  const fs = (opts.fontSize ?? COMBINED_DEFAULTS.fontSize) * Math.max(1, Math.min(opts.scale ?? 1, out.width / 320));
   checkRange(fs, 4, 200, 'combinedView fontSize x scale');
-  const width = Math.max(out.width, Math.round(fs * 16));
+  // wide enough for the bold title and one legend column (text widths estimated from the font's em)
+  const title = opts.legendTitle ?? COMBINED_DEFAULTS.legendTitle;
+  const widestLabel = Math.max(0, ...labels.map((l, i) => `${l}  ${formatSigned(contributions[i])}`.length));
+  const textWidth = Math.ceil(Math.max(title.length * BOLD_TEXT_EM, widestLabel * TEXT_EM + 1.5) * fs) + Math.round(fs * 1.2);
+  const width = Math.max(out.width, Math.round(fs * 16), textWidth);
   const note = uncoloured > 0 ? 'Uncoloured: every map <= 0' : null;
-  const legend = legendSvg(width, labels, contributions, colours.map(toHex), Math.round(fs), opts.legendTitle ?? COMBINED_DEFAULTS.legendTitle, note);
+  const legend = legendSvg(width, labels, contributions, colours.map(toHex), Math.round(fs), title, note);
   return sharp({ create: { width, height: out.height + legend.height, channels: 3, background: '#ffffff' } })
     .composite([
       { input: asBuffer(picture), raw: { width: out.width, height: out.height, channels: 3 }, left: 0, top: 0 },
