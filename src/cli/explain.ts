@@ -1,9 +1,10 @@
 /** `protolens explain --net NET_DIR IMAGE...`: explained predictions for images (library: src/explain/explain.ts). */
 import { helpText, intOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
-import { DEFAULT_COMPLETENESS_TOLERANCE, DEFAULT_EXPLAIN_BATCH, DEFAULT_TOP, Explainer, type ExplainerOptions, type ImageExplanation, type ImageResult } from '../explain/explain.ts';
+import { DEFAULT_COMPLETENESS_TOLERANCE, DEFAULT_EXPLAIN_BATCH, DEFAULT_TOP, Explainer, type ExplainerOptions, type ImageExplanation, type ImageResult, type ImageSource } from '../explain/explain.ts';
 import { imageEntry, type ImageEntry } from '../explain/schema.ts';
 import { DEFAULT_BOX_PERCENTILE } from '../explain/strongest-region.ts';
+import { datasetImageSources } from '../explain/dataset-images.ts';
 import { Progress } from '../util/progress.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
 
@@ -17,6 +18,7 @@ const spec: CommandSpec = {
     top: { type: 'string', value: 'T', description: 'classes reported per image (at most the number of classes)', default: String(DEFAULT_TOP) },
     out: { type: 'string', value: 'DIR', description: 'write overlays, combined views, one HTML card per image, index.html and explanations.json here' },
     json: { type: 'boolean', description: 'print the explanation document as JSON (schema protolens.explanation, version 1; docs/explain.md)' },
+    data: { type: 'string', value: 'DIR', description: 'dataset the images come from (CUB layout): its bounding boxes are used, as the network was built with them (--crop-to-box)' },
     model: { type: 'string', value: 'PATH', description: 'model file instead of the one recorded in the network (it must have the recorded SHA-256)' },
     threads: { type: 'string', value: 'N', description: 'onnxruntime intra-op threads (default: one per physical core)' },
     batch: { type: 'string', value: 'N', description: "images per inference batch (a model's fixed batch size wins)", default: String(DEFAULT_EXPLAIN_BATCH) },
@@ -89,13 +91,19 @@ async function run(argv: string[]): Promise<number> {
   const json = values.json === true;
   const heatmaps = values.heatmaps === true;
   const scale = values.scale === 'auto' ? 'auto' : number(values, 'scale', 0.01, 64);
+  let sources: ImageSource[] = positionals;
+  if (typeof values.data === 'string') {
+    const found = await datasetImageSources(positionals, values.data);
+    sources = found.sources;
+    if (found.matched < positionals.length) process.stderr.write(`protolens explain: ${positionals.length - found.matched} of ${positionals.length} images are not in the dataset ${values.data}; they are used whole\n`);
+  }
   const ex = await Explainer.open(values.net, opts);
   const entries: ImageEntry[] = [];
   const failed: ImageResult[] = [];
   const n = positionals.length;
   const progress = json ? new Progress({ label: 'explain', total: n, unit: 'images' }) : null;
   try {
-    for await (const r of ex.explainImages(positionals, { out, batchSize, heatmaps, inline: values.inline === true, scale })) {
+    for await (const r of ex.explainImages(sources, { out, batchSize, heatmaps, inline: values.inline === true, scale })) {
       if (json) entries.push(imageEntry(r, { heatmaps }));
       if (r.status === 'failed') {
         failed.push(r);
