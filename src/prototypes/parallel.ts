@@ -6,7 +6,8 @@
  * single-threaded computation whichever worker takes it.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../util/worker.ts';
 import { CheckError, InputError, ProtolensError, UsageError, type ExitCodeValue } from '../util/errors.ts';
 import type { WorkerReply, WorkerRequest } from './class-worker.ts';
 import { decomposeClass, type ClassDecomposition, type ClassInput } from './decompose.ts';
@@ -59,17 +60,9 @@ async function* iterate(source: ClassSource): AsyncGenerator<ClassInput> {
   }
 }
 
-/**
- * Start one worker. From TypeScript sources the worker registers tsx's loader before importing its
- * entry (worker threads do not inherit `--import tsx`); from the built JavaScript it starts directly.
- */
+/** Start one decomposition worker (src/prototypes/class-worker.ts). */
 function startWorker(): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./class-worker.js', here));
-  const api = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./class-worker.ts', here).href;
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(code, { eval: true });
+  return startModuleWorker('./class-worker.ts', import.meta.url);
 }
 
 function rebuildError(e: { name: string; message: string; exitCode: number | null; stack?: string }): Error {
