@@ -69,3 +69,23 @@ export function intOption(values: Parsed['values'], name: string, min = 1): numb
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got '${String(v)}'`);
   return n;
 }
+
+/**
+ * Parse a number option in [lo, hi] (hi = Infinity: no upper bound), naming the option and the range
+ * in the error; an empty value is refused. Undefined when the option is absent.
+ */
+export function numberOption(values: Parsed['values'], name: string, lo: number, hi = Infinity): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!(x >= lo && x <= hi) || String(v).trim() === '') throw new UsageError(`--${name}: expected a number in [${lo}, ${hi === Infinity ? 'inf' : hi}], got '${String(v)}'`);
+  return x;
+}
+
+/** Parse an option that takes one of `allowed`, naming the option and the choices in the error. */
+export function oneOfOption<T extends string>(values: Parsed['values'], name: string, allowed: readonly T[]): T | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (!allowed.includes(v as T)) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got '${String(v)}'`);
+  return v as T;
+}

@@ -1,5 +1,5 @@
 /** `protolens build --model M.onnx --data DIR`: build the part-prototype network artifact. */
-import { helpText, intOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
+import { helpText, intOption, oneOfOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { buildNetwork } from '../build/build.ts';
 import { DEFAULT_CACHE_NAME, type BuildOptions } from '../build/options.ts';
@@ -76,13 +76,6 @@ const spec: CommandSpec = {
 
 const str = (values: Parsed['values'], name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
 
-function oneOf<T extends string>(values: Parsed['values'], name: string, allowed: readonly T[]): T | undefined {
-  const v = str(values, name);
-  if (v === undefined) return undefined;
-  if (!allowed.includes(v as T)) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got '${v}'`);
-  return v as T;
-}
-
 function positiveNumber(values: Parsed['values'], name: string): number | undefined {
   const v = str(values, name);
   if (v === undefined) return undefined;
@@ -124,21 +117,21 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
   if (!data) throw new UsageError("build: --data DIR is required\nRun 'protolens build --help' for usage.");
   const decompose: Omit<DecomposeOptions, 'maxImages'> = {
     k: intOption(values, 'k'),
-    preset: oneOf(values, 'preset', ['default', 'paper'] as const),
-    scaling: oneOf(values, 'scaling', ['lstsq', 'nnls'] as const),
-    objective: oneOf(values, 'objective', ['residual', 'prototype'] as const),
-    allocator: oneOf(values, 'allocator', ['uniform', 'nelder-mead', 'gradient', 'none'] as const),
-    norm: oneOf(values, 'norm', ['image-l2', 'class-l2'] as const),
+    preset: oneOfOption(values, 'preset', ['default', 'paper'] as const),
+    scaling: oneOfOption(values, 'scaling', ['lstsq', 'nnls'] as const),
+    objective: oneOfOption(values, 'objective', ['residual', 'prototype'] as const),
+    allocator: oneOfOption(values, 'allocator', ['uniform', 'nelder-mead', 'gradient', 'none'] as const),
+    norm: oneOfOption(values, 'norm', ['image-l2', 'class-l2'] as const),
     seed: intOption(values, 'seed', 0),
     nmf: {
-      solver: oneOf(values, 'nmf-solver', ['hals', 'mu'] as const),
+      solver: oneOfOption(values, 'nmf-solver', ['hals', 'mu'] as const),
       maxIter: intOption(values, 'nmf-max-iter'),
       tol: positiveNumber(values, 'nmf-tol'),
-      init: oneOf(values, 'nmf-init', ['nndsvda', 'random'] as const),
+      init: oneOfOption(values, 'nmf-init', ['nndsvda', 'random'] as const),
     },
     nelderMead: { maxEvaluations: intOption(values, 'nm-max-evaluations'), restarts: intOption(values, 'nm-restarts', 0) },
     gradient: {
-      method: oneOf(values, 'gradient-method', ['spg', 'softmax-lbfgs'] as const),
+      method: oneOfOption(values, 'gradient-method', ['spg', 'softmax-lbfgs'] as const),
       maxIterations: intOption(values, 'gradient-max-iter', 0),
       tolerance: positiveNumber(values, 'gradient-tol'),
     },
@@ -149,7 +142,7 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
   const inputSize = str(values, 'input-size');
   const layout = str(values, 'input-layout');
   if (layout !== undefined && !['NCHW', 'NHWC'].includes(layout.toUpperCase())) throw new UsageError(`--input-layout: expected NCHW or NHWC, got '${layout}'`);
-  const split = oneOf(values, 'split', ['train', 'test', 'all'] as const);
+  const split = oneOfOption(values, 'split', ['train', 'test', 'all'] as const);
   const tolText = str(values, 'tolerance');
   const tol = tolText === undefined ? undefined : Number(tolText);
   if (tol !== undefined && !(Number.isFinite(tol) && tol >= 0)) throw new UsageError(`--tolerance: expected a number >= 0, got '${tolText}'`);
@@ -157,7 +150,7 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
     model,
     data,
     out: str(values, 'out') ?? 'network',
-    format: oneOf(values, 'format', ['auto', 'imagefolder', 'cub'] as const),
+    format: oneOfOption(values, 'format', ['auto', 'imagefolder', 'cub'] as const),
     ...(split ? { split } : {}),
     ...(str(values, 'class-list') !== undefined ? { classList: str(values, 'class-list') } : {}),
     maxImagesPerClass: intOption(values, 'max-images-per-class'),

@@ -1,5 +1,5 @@
 /** `protolens evaluate --net NET_DIR --data DIR`: fidelity, consistency, stability, deletion/insertion and axioms (library: src/evaluate/evaluate-network.ts). */
-import { helpText, intOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
+import { helpText, intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_AXIOM_IMAGES } from '../evaluate/axioms-metric.ts';
 import { DEFAULT_DELETION_BATCH, DEFAULT_DELETION_IMAGES } from '../evaluate/deletion-metric.ts';
@@ -54,20 +54,6 @@ const spec: CommandSpec = {
   ].join('\n'),
 };
 
-function numberIn(values: Parsed['values'], name: string, lo: number, hi: number): number | undefined {
-  if (values[name] === undefined) return undefined;
-  const v = Number(values[name]);
-  if (!(v >= lo && v <= hi) || String(values[name]).trim() === '') throw new UsageError(`--${name}: expected a number in [${lo}, ${hi}], got '${String(values[name])}'`);
-  return v;
-}
-
-function oneOf<T extends string>(values: Parsed['values'], name: string, allowed: readonly T[]): T | undefined {
-  const v = values[name];
-  if (v === undefined) return undefined;
-  if (!allowed.includes(v as T)) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got '${String(v)}'`);
-  return v as T;
-}
-
 function list<T extends string>(values: Parsed['values'], name: string, allowed: readonly T[]): T[] | undefined {
   const v = values[name];
   if (typeof v !== 'string') return undefined;
@@ -86,8 +72,8 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`evaluate: unexpected argument '${positionals[0]}'\nRun 'protolens evaluate --help' for usage.`);
   if (typeof values.net !== 'string') throw new UsageError("evaluate: --net NET_DIR is required\nRun 'protolens evaluate --help' for usage.");
   if (typeof values.data !== 'string') throw new UsageError("evaluate: --data DIR is required\nRun 'protolens evaluate --help' for usage.");
-  const substrate = oneOf<Substrate>(values, 'substrate', ['blur', 'mean', 'zero']);
-  const tolerance = numberIn(values, 'tolerance', 0, 1)!;
+  const substrate = oneOfOption<Substrate>(values, 'substrate', ['blur', 'mean', 'zero']);
+  const tolerance = numberOption(values, 'tolerance', 0, 1)!;
   const json = values.json === true;
   const progress = new Map<string, Progress>();
   const finished = new Set<string>();
@@ -107,8 +93,8 @@ async function run(argv: string[]): Promise<number> {
   const report = await evaluateNetwork({
     net: values.net,
     data: values.data,
-    format: oneOf<DatasetFormat | 'auto'>(values, 'format', ['cub', 'imagefolder', 'auto']),
-    split: oneOf<Split>(values, 'split', ['train', 'test', 'all']),
+    format: oneOfOption<DatasetFormat | 'auto'>(values, 'format', ['cub', 'imagefolder', 'auto']),
+    split: oneOfOption<Split>(values, 'split', ['train', 'test', 'all']),
     ...(typeof values['class-list'] === 'string' ? { classList: values['class-list'] } : {}),
     metrics: list<MetricName>(values, 'metrics', METRIC_NAMES),
     seed: intOption(values, 'seed', 0),
@@ -119,9 +105,9 @@ async function run(argv: string[]): Promise<number> {
     ...(typeof values.out === 'string' ? { out: values.out } : {}),
     sets: list<PrototypeSetName>(values, 'sets', PROTOTYPE_SET_NAMES),
     parts: {
-      variant: oneOf(values, 'variant', ['strict', 'uncropped'] as const),
+      variant: oneOfOption(values, 'variant', ['strict', 'uncropped'] as const),
       halfSize: intOption(values, 'half-size', 0),
-      partThreshold: numberIn(values, 'part-threshold', 0, 1),
+      partThreshold: numberOption(values, 'part-threshold', 0, 1),
     },
     deletion: {
       images: intOption(values, 'deletion-images'),

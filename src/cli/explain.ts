@@ -1,5 +1,5 @@
 /** `protolens explain --net NET_DIR IMAGE...`: explained predictions for images (library: src/explain/explain.ts). */
-import { helpText, intOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
+import { helpText, intOption, numberOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_COMPLETENESS_TOLERANCE, DEFAULT_EXPLAIN_BATCH, DEFAULT_TOP, Explainer, type ExplainerOptions, type ImageExplanation, type ImageResult, type ImageSource } from '../explain/explain.ts';
 import { imageEntry, type ImageEntry } from '../explain/schema.ts';
@@ -39,12 +39,6 @@ const spec: CommandSpec = {
   ].join('\n'),
 };
 
-function number(values: Parsed['values'], name: string, lo: number, hi = Infinity): number {
-  const v = Number(values[name]);
-  if (!(v >= lo && v <= hi)) throw new UsageError(`--${name}: expected a number in [${lo}, ${hi === Infinity ? 'inf' : hi}], got '${String(values[name])}'`);
-  return v;
-}
-
 const signed = (v: number) => `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(4)}`;
 const pct = (v: number | null) => (v === null ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
@@ -80,8 +74,8 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("explain: expected at least one IMAGE\nRun 'protolens explain --help' for usage.");
   const opts: ExplainerOptions = {
     top: intOption(values, 'top'),
-    percentile: number(values, 'percentile', 0, 100),
-    tolerance: number(values, 'tolerance', 0),
+    percentile: numberOption(values, 'percentile', 0, 100)!,
+    tolerance: numberOption(values, 'tolerance', 0)!,
     ...(typeof values.class === 'string' ? { className: values.class } : {}),
     ...(typeof values.model === 'string' ? { model: values.model } : {}),
     ...(values.threads !== undefined ? { threads: intOption(values, 'threads') } : {}),
@@ -90,7 +84,7 @@ async function run(argv: string[]): Promise<number> {
   const out = typeof values.out === 'string' ? values.out : undefined;
   const json = values.json === true;
   const heatmaps = values.heatmaps === true;
-  const scale = values.scale === 'auto' ? 'auto' : number(values, 'scale', 0.01, 64);
+  const scale = values.scale === 'auto' ? 'auto' : numberOption(values, 'scale', 0.01, 64)!;
   let sources: ImageSource[] = positionals;
   if (typeof values.data === 'string') {
     const found = await datasetImageSources(positionals, values.data);

@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../util/errors.ts';
-import { checkClassIndex, type Dataset, type DatasetDescription, type Split } from './dataset.ts';
+import { checkClassIndex, describeDataset, type Dataset, type DatasetDescription, type Split } from './dataset.ts';
 import type { BoundingBox, IgnoredFile, ImageItem, PartLocation } from './types.ts';
 
 /** The annotation files of the layout, relative to the root. */
@@ -137,18 +137,7 @@ class CubDataset implements Dataset {
   }
 
   describe(): DatasetDescription {
-    const d: DatasetDescription = {
-      root: this.root,
-      format: this.format,
-      split: this.split,
-      classNames: [...this.classNames],
-      size: this.size,
-      classSizes: [...this.classSizes],
-      classSource: CUB_FILES.classes,
-      ignoredCount: 0,
-    };
-    if (this.partNames) d.partNames = [...this.partNames];
-    return d;
+    return describeDataset(this, CUB_FILES.classes);
   }
 }
 

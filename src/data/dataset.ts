@@ -45,6 +45,22 @@ export interface Dataset {
   describe(): DatasetDescription;
 }
 
+/** A dataset's description from its own fields (lists copied; part names last, when it has them). */
+export function describeDataset(ds: Omit<Dataset, 'ignored' | 'itemsOfClass' | 'items' | 'describe'>, classSource: string): DatasetDescription {
+  const d: DatasetDescription = {
+    root: ds.root,
+    format: ds.format,
+    split: ds.split,
+    classNames: [...ds.classNames],
+    size: ds.size,
+    classSizes: [...ds.classSizes],
+    classSource,
+    ignoredCount: ds.ignoredCount,
+  };
+  if (ds.partNames) d.partNames = [...ds.partNames];
+  return d;
+}
+
 /**
  * Check the dataset has exactly `classes` classes (a model head's C). `source` names the model (or
  * whatever fixed C), for the message.

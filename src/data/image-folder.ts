@@ -6,7 +6,7 @@
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../util/errors.ts';
-import { MAX_IGNORED_LISTED, checkClassIndex, type Dataset, type DatasetDescription } from './dataset.ts';
+import { MAX_IGNORED_LISTED, checkClassIndex, describeDataset, type Dataset, type DatasetDescription } from './dataset.ts';
 import { compareCodePoints, isHidden, isImageName, sortCodePoints } from './order.ts';
 import type { IgnoredFile, ImageItem } from './types.ts';
 
@@ -133,16 +133,7 @@ class ImageFolderDataset implements Dataset {
   }
 
   describe(): DatasetDescription {
-    return {
-      root: this.root,
-      format: this.format,
-      split: this.split,
-      classNames: [...this.classNames],
-      size: this.size,
-      classSizes: [...this.classSizes],
-      classSource: this.classSource,
-      ignoredCount: this.ignoredCount,
-    };
+    return describeDataset(this, this.classSource);
   }
 }
 

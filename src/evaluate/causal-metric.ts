@@ -5,7 +5,8 @@
  */
 import { InputError } from '../util/errors.ts';
 import { Rng } from '../util/random.ts';
-import { compareWithRandom, GaussianBlur, type CausalMode, type Substrate } from './deletion.ts';
+import { classMap, compareWithRandom, GaussianBlur, type CausalMode, type Substrate } from './deletion.ts';
+import { argmaxRow } from './fidelity-metric.ts';
 import { batchCount, type EvaluationContext, type Metric } from './metric.ts';
 
 export interface CausalMetricOptions {
@@ -91,11 +92,7 @@ export function causalMetric(options: CausalMetricOptions = {}): Metric<CausalMe
           let targets: number[] = [...b.labels];
           if (targetKind === 'predicted') {
             const probs = await model.probabilities(b.tensor, n);
-            targets = Array.from({ length: n }, (_, i) => {
-              let best = 0;
-              for (let c = 1; c < C; c++) if (probs[i * C + c] > probs[i * C + best]) best = c;
-              return best;
-            });
+            targets = Array.from({ length: n }, (_, i) => argmaxRow(probs, i * C, C));
           }
           const maps = await model.prototypeMaps(b.tensor, n, targets);
           if (maps.length !== n * k * h * w) throw new InputError(`causal metric: the model returned ${maps.length} map values, ${n} x ${k} x ${h} x ${w} expected`);
@@ -109,9 +106,7 @@ export function causalMetric(options: CausalMetricOptions = {}): Metric<CausalMe
             const saliencies: { key: 'class' | number; map: Float32Array }[] = [];
             const own = maps.subarray(i * k * h * w, (i + 1) * k * h * w);
             if (saliencyKind === 'class') {
-              const sum = new Float32Array(h * w);
-              for (let j = 0; j < k; j++) for (let q = 0; q < h * w; q++) sum[q] += own[j * h * w + q];
-              saliencies.push({ key: 'class', map: sum });
+              saliencies.push({ key: 'class', map: classMap(own, k, h * w) });
             } else {
               for (let j = 0; j < k; j++) saliencies.push({ key: j, map: own.subarray(j * h * w, (j + 1) * h * w) });
             }

@@ -16,6 +16,7 @@ import { InputError } from '../util/errors.ts';
 import { Rng } from '../util/random.ts';
 import {
   areaUnderCurve,
+  classMap,
   defaultPixelsPerStep,
   GaussianBlur,
   perturbationBatches,
@@ -174,9 +175,7 @@ export function deletionMetric(options: DeletionOptions = {}): Metric<DeletionRe
             const c = targets[j];
             const image = b.tensor.slice(i * per, (i + 1) * per);
             const own = maps.subarray(j * k * h * w, (j + 1) * k * h * w);
-            const classMap = new Float32Array(h * w);
-            for (let p = 0; p < k; p++) for (let q = 0; q < h * w; q++) classMap[q] += own[p * h * w + q];
-            const orders: { key: SaliencyKey; order: Uint32Array }[] = [{ key: 'class', order: saliencyOrder(upsampleSaliency(classMap, [h, w], [height, width])) }];
+            const orders: { key: SaliencyKey; order: Uint32Array }[] = [{ key: 'class', order: saliencyOrder(upsampleSaliency(classMap(own, k, h * w), [h, w], [height, width])) }];
             if (withPrototypes) for (let p = 0; p < k; p++) orders.push({ key: p, order: saliencyOrder(upsampleSaliency(own.subarray(p * h * w, (p + 1) * h * w), [h, w], [height, width])) });
             orders.push({ key: 'random', order: randomOrder(HW, new Rng(ctx.seed).fork(b.indices[i]).seed) });
             const score = async (batch: Float32Array, m: number): Promise<Float32Array> => {

@@ -106,6 +106,13 @@ export function randomOrder(pixels: number, seed: number): Uint32Array {
   return Uint32Array.from(idx);
 }
 
+/** A class's saliency map: the sum of its k prototype maps (`maps` k x hw, row-major), in float32. */
+export function classMap(maps: Float32Array, k: number, hw: number): Float32Array {
+  const sum = new Float32Array(hw);
+  for (let j = 0; j < k; j++) for (let q = 0; q < hw; q++) sum[q] += maps[j * hw + q];
+  return sum;
+}
+
 /** A saliency map at feature resolution upsampled to the input (cv2 INTER_CUBIC, OpenCV arithmetic). */
 export function upsampleSaliency(map: ArrayLike<number>, mapSize: readonly [number, number], inputSize: readonly [number, number]): Float32Array {
   return resizeCubicCv2(map, mapSize[0], mapSize[1], inputSize[0], inputSize[1]);

@@ -10,6 +10,7 @@ import type { Failure } from '../data/types.ts';
 import type { Classifier } from '../model/classifier.ts';
 import type { Network } from '../prototypes/network.ts';
 import type { Decomposition } from './axioms.ts';
+import { softmax } from '../explain/contributions.ts';
 import { BlackBox } from './black-box.ts';
 import type { EvaluationBatch, EvaluationContext, EvaluationModel } from './metric.ts';
 import { openNetwork, type HeadDifference, type OpenNetworkOptions } from './open-network.ts';
@@ -45,16 +46,10 @@ export interface NetworkModelOptions extends OpenNetworkOptions {
   randomSplitSeed?: number;
 }
 
+/** Row-wise softmax of n x C logits (each row as `softmax`, stored in float32). */
 function softmaxRows(logits: Float32Array, n: number, C: number): Float32Array {
   const out = new Float32Array(n * C);
-  for (let i = 0; i < n; i++) {
-    let m = -Infinity;
-    for (let c = 0; c < C; c++) m = Math.max(m, logits[i * C + c]);
-    let z = 0;
-    const e = new Float64Array(C);
-    for (let c = 0; c < C; c++) z += e[c] = Math.exp(logits[i * C + c] - m);
-    for (let c = 0; c < C; c++) out[i * C + c] = e[c] / z;
-  }
+  for (let i = 0; i < n; i++) out.set(softmax(logits.subarray(i * C, (i + 1) * C)), i * C);
   return out;
 }
 

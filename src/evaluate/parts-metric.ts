@@ -45,23 +45,50 @@ export interface PartsMetricReport {
   stability?: StabilityReport;
 }
 
+/** What both parts metrics resolve from their options and the model before the pass. */
+export interface PartsRunSettings {
+  scorer: PartsScorer;
+  resolved: ResolvedPartsOptions;
+  partThreshold: number;
+  /** Stability noise: its seed (the context's), standard deviation and clip bound. */
+  noise: { seed: number; std: number; eps: number };
+  withStability: boolean;
+  /** Prototypes per class. */
+  k: number;
+  /** Map size at feature resolution. */
+  mapSize: [number, number];
+  /** Values per input image (channels x height x width). */
+  per: number;
+}
+
+/** Validate the options shared by `partsMetric` and `partsSetsMetric` and fill in their defaults. */
+export function partsRunSettings(options: PartsMetricOptions, ctx: Pick<EvaluationContext, 'model' | 'seed'>): PartsRunSettings {
+  const { model } = ctx;
+  const { height, width, channels } = model.input;
+  const scorer = new PartsScorer({ inputSize: [height, width], halfSize: options.halfSize, numParts: options.numParts, arithmetic: options.arithmetic });
+  const partThreshold = options.partThreshold ?? REFERENCE_PART_THRESHOLD;
+  if (!(partThreshold >= 0 && partThreshold <= 1)) throw new InputError(`parts metric: partThreshold must be in [0, 1], got ${options.partThreshold}`);
+  return {
+    scorer,
+    resolved: scorer.options,
+    partThreshold,
+    noise: { seed: ctx.seed, std: options.noiseStd ?? REFERENCE_NOISE_STD, eps: options.noiseEps ?? REFERENCE_NOISE_EPS },
+    withStability: options.stability ?? true,
+    k: model.prototypesPerClass,
+    mapSize: model.mapSize,
+    per: channels * height * width,
+  };
+}
+
 /** The parts metric (name 'parts'). */
 export function partsMetric(options: PartsMetricOptions = {}): Metric<PartsMetricReport> {
   return {
     name: 'parts',
     async run(ctx: EvaluationContext): Promise<PartsMetricReport> {
       const { model } = ctx;
-      const { height, width, channels } = model.input;
-      const scorer = new PartsScorer({ inputSize: [height, width], halfSize: options.halfSize, numParts: options.numParts, arithmetic: options.arithmetic });
-      const resolved = scorer.options;
-      const partThreshold = options.partThreshold ?? REFERENCE_PART_THRESHOLD;
-      if (!(partThreshold >= 0 && partThreshold <= 1)) throw new InputError(`parts metric: partThreshold must be in [0, 1], got ${options.partThreshold}`);
-      const noise = { seed: ctx.seed, std: options.noiseStd ?? REFERENCE_NOISE_STD, eps: options.noiseEps ?? REFERENCE_NOISE_EPS };
-      const withStability = options.stability ?? true;
-      const k = model.prototypesPerClass;
+      const { scorer, resolved, partThreshold, noise, withStability, k, mapSize, per } = partsRunSettings(options, ctx);
       const P = resolved.numParts;
-      const [h, w] = model.mapSize;
-      const per = channels * height * width;
+      const [h, w] = mapSize;
       const acc = new PartsAccumulator(model.numClasses, k, P);
       for await (const b of ctx.batches()) {
         const n = batchCount(b, ctx);

@@ -213,16 +213,27 @@ export class PartsScorer {
    * (input pixels). Returns k x numParts 0/1 values, prototype-major.
    */
   imageHits(maps: Float32Array | Float64Array, k: number, mapSize: readonly [number, number], parts: readonly PartLocation[], what = 'image'): Uint8Array {
+    return this.imageRegions(maps, k, mapSize, parts, what).hits;
+  }
+
+  /**
+   * Peaks and hits of one image: as `imageHits`, plus where each prototype points (k x 2: row and
+   * column of its map's first maximum after upsampling, input pixels).
+   */
+  imageRegions(maps: Float32Array | Float64Array, k: number, mapSize: readonly [number, number], parts: readonly PartLocation[], what = 'image'): { peaks: Int32Array; hits: Uint8Array } {
     const [h, w] = mapSize;
     const P = this.options.numParts;
     if (!Number.isInteger(k) || k < 1) throw new InputError(`${what}: k must be a positive integer, got ${k}`);
     if (maps.length !== k * h * w) throw new InputError(`${what}: prototype maps have ${maps.length} values, k x h x w = ${k} x ${h} x ${w} = ${k * h * w} expected`);
+    const peaks = new Int32Array(k * 2);
     const hits = new Uint8Array(k * P);
     for (let j = 0; j < k; j++) {
-      const { region } = this.region(maps.subarray(j * h * w, (j + 1) * h * w), mapSize, `${what}, prototype ${j}`);
-      hits.set(partHits(region, parts, P, what), j * P);
+      const r = this.region(maps.subarray(j * h * w, (j + 1) * h * w), mapSize, `${what}, prototype ${j}`);
+      peaks[2 * j] = r.row;
+      peaks[2 * j + 1] = r.col;
+      hits.set(partHits(r.region, parts, P, what), j * P);
     }
-    return hits;
+    return { peaks, hits };
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * Consistency and stability (method.md section 6) for several prototype sets side by side, from one
  * feature extraction: each batch's features give the ground-truth class's k maps for every set (one
- * engine call), and one perturbed forward pass per batch gives the noisy maps of every set. Hits are
- * scored with the protocol core (`PartsScorer`, `partHits`) and accumulated per set
- * (`PartsAccumulator`), so each set's scores are exactly what `partsMetric` reports for it.
+ * engine call), and one perturbed forward pass per batch gives the noisy maps of every set. Options
+ * are resolved as `partsMetric` resolves them (`partsRunSettings`), hits are scored with the protocol
+ * core (`PartsScorer.imageRegions`) and accumulated per set (`PartsAccumulator`), so each set's
+ * scores are exactly what `partsMetric` reports for it.
  *
  * Per image, the maps, peaks and hit vectors can be handed to a sink (`onImage`), which is how
  * `--out` writes them for anyone to recompute the scores.
@@ -12,37 +13,13 @@ import type { PartLocation } from '../data/types.ts';
 import { InputError } from '../util/errors.ts';
 import { batchCount, type Metric } from './metric.ts';
 import type { NetworkEvaluationContext } from './network-model.ts';
-import { perturbBatch, REFERENCE_NOISE_EPS, REFERENCE_NOISE_STD } from './noise.ts';
-import {
-  PartsAccumulator,
-  PartsScorer,
-  partHits,
-  REFERENCE_PART_THRESHOLD,
-  visibleMask,
-  type ConsistencyReport,
-  type PartsVariant,
-  type ResolvedPartsOptions,
-  type StabilityReport,
-} from './parts-protocol.ts';
+import { perturbBatch } from './noise.ts';
+import { partsRunSettings, type PartsMetricOptions } from './parts-metric.ts';
+import { PartsAccumulator, visibleMask, type ConsistencyReport, type PartsVariant, type ResolvedPartsOptions, type StabilityReport } from './parts-protocol.ts';
 import { PROTOTYPE_SET_LABELS, type PrototypeSetName } from './prototype-sets.ts';
-import type { CubicArithmetic } from './resize-cv2.ts';
 
-export interface PartsSetsOptions {
-  /** The protocol variant that mapped the batches' parts (recorded; default 'strict'). */
-  variant?: PartsVariant;
-  /** Region half size (default round(36 * min(H, W) / 224)). */
-  halfSize?: number;
-  /** Consistency threshold (default 0.8). */
-  partThreshold?: number;
-  /** Part ids 1..numParts (default 15). */
-  numParts?: number;
-  /** Compute stability (one perturbed forward pass per batch; default true). */
-  stability?: boolean;
-  /** Noise standard deviation (0.2) and clip bound (0.25) on the normalised input. */
-  noiseStd?: number;
-  noiseEps?: number;
-  /** Resize arithmetic (default 'opencv'). */
-  arithmetic?: CubicArithmetic;
+/** The options of `partsMetric`, and which sets to score and where each image's detail goes. */
+export interface PartsSetsOptions extends PartsMetricOptions {
   /** Sets to score (default: every set the model holds, refined first). */
   sets?: readonly PrototypeSetName[];
   /** Receives each image's maps, peaks and hits, in stream order. */
@@ -117,34 +94,19 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): Metric<PartsSet
     name: 'parts',
     async run(ctx: NetworkEvaluationContext): Promise<PartsSetsReport> {
       const { model } = ctx;
-      const { height, width, channels } = model.input;
-      const scorer = new PartsScorer({ inputSize: [height, width], halfSize: options.halfSize, numParts: options.numParts, arithmetic: options.arithmetic });
-      const resolved = scorer.options;
+      const { scorer, resolved, partThreshold, noise, withStability, k, mapSize, per } = partsRunSettings(options, ctx);
       const P = resolved.numParts;
-      const partThreshold = options.partThreshold ?? REFERENCE_PART_THRESHOLD;
-      if (!(partThreshold >= 0 && partThreshold <= 1)) throw new InputError(`parts metric: partThreshold must be in [0, 1], got ${options.partThreshold}`);
-      const noise = { seed: ctx.seed, std: options.noiseStd ?? REFERENCE_NOISE_STD, eps: options.noiseEps ?? REFERENCE_NOISE_EPS };
-      const withStability = options.stability ?? true;
       const held = model.sets.map((s) => s.name);
       const sets = options.sets ?? held;
       for (const s of sets) if (!held.includes(s)) throw new InputError(`parts metric: prototype set '${s}' is not loaded (have ${held.join(', ')})`);
       if (sets.length === 0) throw new InputError('parts metric: no prototype set to score');
-      const k = model.prototypesPerClass;
-      const [h, w] = model.mapSize;
+      const [h, w] = mapSize;
       const HW = h * w;
-      const per = channels * height * width;
       const acc = new Map(sets.map((s) => [s, new PartsAccumulator(model.numClasses, k, P)]));
 
       const score = (maps: Float32Array, i: number, parts: readonly PartLocation[], what: string) => {
-        const peaks = new Int32Array(k * 2);
-        const hits = new Uint8Array(k * P);
-        for (let j = 0; j < k; j++) {
-          const r = scorer.region(maps.subarray((i * k + j) * HW, (i * k + j + 1) * HW), [h, w], `${what}, prototype ${j}`);
-          peaks[2 * j] = r.row;
-          peaks[2 * j + 1] = r.col;
-          hits.set(partHits(r.region, parts, P, what), j * P);
-        }
-        return { peaks, hits, maps: maps.slice(i * k * HW, (i + 1) * k * HW) };
+        const own = maps.subarray(i * k * HW, (i + 1) * k * HW);
+        return { ...scorer.imageRegions(own, k, mapSize, parts, what), maps: own.slice() };
       };
 
       let images = 0;

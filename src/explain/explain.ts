@@ -13,14 +13,11 @@
  *   for await (const r of ex.explainImages(['a.jpg', 'b.jpg'], { out: 'explanations/' })) ...
  *   await ex.close();
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { isAbsolute, resolve, join } from 'node:path';
-import { DecodeFailure, loadImage, validatePreprocessConfig, type ImageItem, type PreprocessConfig, type RgbImage } from '../data/index.ts';
-import { checkPreprocessFits } from '../features/extract.ts';
-import { loadClassifier, type Classifier } from '../model/classifier.ts';
-import { loadNetwork, MANIFEST_FILE, type Network } from '../prototypes/network.ts';
+import { resolve } from 'node:path';
+import { DecodeFailure, loadImage, type ImageItem, type PreprocessConfig, type RgbImage } from '../data/index.ts';
+import type { Classifier } from '../model/classifier.ts';
+import { loadNetwork, type Network } from '../prototypes/network.ts';
+import { openNetworkModel } from '../prototypes/network-model.ts';
 import type { ExemplarEntry } from '../prototypes/exemplars.ts';
 import { CheckError, InputError, UsageError } from '../util/errors.ts';
 import { resolveClassName } from './class-names.ts';
@@ -147,12 +144,6 @@ export interface ExplainImagesOptions extends PictureOptions {
   heatmaps?: boolean;
 }
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 function positiveInt(v: number | undefined, name: string, fallback: number): number {
   if (v === undefined) return fallback;
   if (!Number.isInteger(v) || v < 1) throw new UsageError(`${name}: expected a positive integer, got ${v}`);
@@ -209,37 +200,19 @@ export class Explainer {
    */
   static async open(net: Network | string, opts: ExplainerOptions = {}): Promise<Explainer> {
     const network = typeof net === 'string' ? await loadNetwork(net) : net;
-    const m = network.manifest;
-    const manifestPath = join(network.dir, MANIFEST_FILE);
-    const preprocess = validatePreprocessConfig(m.preprocess, manifestPath);
     // Resolve the class option before the (slow) model load, so a typo fails fast.
-    if (opts.className !== undefined) resolveClassName(opts.className, m.classNames);
-    const recorded = isAbsolute(m.model.path) ? m.model.path : resolve(network.dir, m.model.path);
-    const modelPath = resolve(opts.model ?? recorded);
-    const st = await stat(modelPath).catch(() => null);
-    if (!st || !st.isFile()) {
-      const where = opts.model !== undefined ? `--model '${opts.model}'` : `the model recorded in ${manifestPath} ('${m.model.path}', resolved to ${recorded})`;
-      throw new InputError(`${where} ${st ? 'is not a file' : 'does not exist'}; pass the model the network was built from with --model (SHA-256 ${m.model.sha256})`);
-    }
-    const sha = await sha256File(modelPath);
-    if (sha !== m.model.sha256) {
-      throw new InputError(
-        `model '${modelPath}' has SHA-256 ${sha}, but network '${network.dir}' was built from a model with SHA-256 ${m.model.sha256} (${manifestPath}); ` +
-          'explain with the model the network was built from (--model), or build a network for this model',
-      );
-    }
-    const build = (m.options?.build ?? {}) as { tokenGrid?: unknown };
-    const tokenGrid = Array.isArray(build.tokenGrid) && build.tokenGrid.length === 2 ? (build.tokenGrid as [number, number]) : undefined;
-    const classifier = await loadClassifier(modelPath, {
-      inputSize: [m.input.height, m.input.width],
-      inputLayout: preprocess.layout,
-      logitsOutput: m.model.logitsOutput,
-      ...(tokenGrid ? { tokenGrid } : {}),
-      ...(opts.threads !== undefined ? { intraOpThreads: positiveInt(opts.threads, 'threads', 1) } : {}),
+    if (opts.className !== undefined) resolveClassName(opts.className, network.manifest.classNames);
+    const { classifier, preprocess, modelPath, manifestPath } = await openNetworkModel(network, {
+      model: opts.model,
+      threads: opts.threads,
+      messages: {
+        given: (model) => `--model '${model}'`,
+        missing: (sha256) => `pass the model the network was built from with --model (SHA-256 ${sha256})`,
+        mismatch: 'explain with the model the network was built from (--model), or build a network for this model',
+      },
     });
     try {
-      checkAgainstNetwork(classifier, network, manifestPath);
-      checkPreprocessFits(classifier, preprocess);
+      checkHeadAgainstNetwork(classifier, network, manifestPath);
       const exemplars = await readNetworkExemplars(network);
       return new Explainer(network, classifier, exemplars, modelPath, preprocess, opts);
     } catch (e) {
@@ -449,18 +422,10 @@ export class Explainer {
   }
 }
 
-/** The classifier must be the network's: classes, channels, feature map and head. */
-function checkAgainstNetwork(clf: Classifier, net: Network, manifestPath: string): void {
-  const m = net.manifest;
-  const f = clf.features;
+/** The classifier's head must be the network's recorded one (classes and channels already match). */
+function checkHeadAgainstNetwork(clf: Classifier, net: Network, manifestPath: string): void {
   const C = clf.head.numClasses;
   const D = clf.head.featureDim;
-  if (C !== net.numClasses || D !== net.channels) {
-    throw new InputError(`model '${clf.path}' has ${C} classes and ${D} feature channels, network ${manifestPath} has ${net.numClasses} and ${net.channels}`);
-  }
-  if (f.H !== m.featureMap.height || f.W !== m.featureMap.width) {
-    throw new InputError(`model '${clf.path}' gives a ${f.H} x ${f.W} feature map at ${clf.input.height} x ${clf.input.width}, network ${manifestPath} records ${m.featureMap.height} x ${m.featureMap.width}`);
-  }
   let maxW = 0, maxDiff = 0;
   for (let i = 0; i < C * D; i++) {
     maxW = Math.max(maxW, Math.abs(net.headWeight[i]));

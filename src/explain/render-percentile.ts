@@ -1,8 +1,10 @@
 /**
  * Percentiles and the ProtoPNet-style high-activation box: the bounding box of the pixels whose
- * upsampled heatmap value is at or above a percentile (95th by default) of all its values.
+ * upsampled heatmap value is at or above a percentile (95th by default) of all its values. The
+ * checked public forms of the selection-based implementation in strongest-region.ts.
  */
 import { InputError } from '../util/errors.ts';
+import { boxAtPercentile, percentileBySelection } from './strongest-region.ts';
 
 /** An axis-aligned box in image pixels: columns x .. x + width - 1, rows y .. y + height - 1. */
 export interface Box {
@@ -14,31 +16,26 @@ export interface Box {
 
 /**
  * The `pct`-th percentile of `values`, defined exactly as numpy's default
- * (`np.percentile(values, pct)`, method 'linear'): sort the n values ascending into v, let
+ * (`np.percentile(values, pct)`, method 'linear'): with the n values sorted ascending into v,
  * r = pct / 100 * (n - 1), i = floor(r), f = r - i; the result is v[i] + f * (v[i+1] - v[i])
- * (computed as v[i+1] - (1 - f) * (v[i+1] - v[i]) when f >= 0.5, as numpy does).
+ * (computed as v[i+1] - (1 - f) * (v[i+1] - v[i]) when f >= 0.5, as numpy does). The two order
+ * statistics are found by selection (`percentileBySelection`), not by a full sort.
  * @throws InputError when `values` is empty or holds NaN, or `pct` is outside [0, 100].
  */
 export function percentile(values: ArrayLike<number>, pct: number): number {
   if (!(pct >= 0 && pct <= 100)) throw new InputError(`percentile: pct must be in [0, 100], got ${pct}`);
   const n = values.length;
   if (n === 0) throw new InputError('percentile: expected at least one value, got none');
-  const v = Float64Array.from(values as ArrayLike<number>);
-  for (let i = 0; i < n; i++) if (Number.isNaN(v[i])) throw new InputError(`percentile: value ${i} is NaN`);
-  v.sort();
-  const r = (pct / 100) * (n - 1);
-  const i = Math.floor(r);
-  if (i >= n - 1) return v[n - 1];
-  const f = r - i;
-  const d = v[i + 1] - v[i];
-  return f >= 0.5 ? v[i + 1] - d * (1 - f) : v[i] + d * f;
+  for (let i = 0; i < n; i++) if (Number.isNaN(values[i])) throw new InputError(`percentile: value ${i} is NaN`);
+  return percentileBySelection(values, pct);
 }
 
 /**
  * Box of the pixels of `upsampled` (height h x width w, row-major, e.g. a heatmap upsampled to the
  * image) whose value is >= the `pct`-th percentile of all its values (see `percentile`). At least one
  * pixel always qualifies (the maximum), so the box is never empty. Matches ProtoPNet's
- * `find_high_activation_crop` (which returns the same box as y1, y2 + 1, x1, x2 + 1).
+ * `find_high_activation_crop` (which returns the same box as y1, y2 + 1, x1, x2 + 1). The checked
+ * form of `boxAtPercentile`.
  * @throws InputError when sizes do not match or values are not finite.
  */
 export function percentileBox(upsampled: Float32Array, w: number, h: number, pct = 95): Box {
@@ -47,20 +44,7 @@ export function percentileBox(upsampled: Float32Array, w: number, h: number, pct
   for (let i = 0; i < upsampled.length; i++) {
     if (!Number.isFinite(upsampled[i])) throw new InputError(`percentileBox: value at pixel (${i % w}, ${Math.floor(i / w)}) is ${upsampled[i]}, expected a finite number`);
   }
-  const threshold = percentile(upsampled, pct);
-  let x1 = w, y1 = h, x2 = -1, y2 = -1;
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      if (upsampled[row + x] >= threshold) {
-        if (x < x1) x1 = x;
-        if (x > x2) x2 = x;
-        if (y < y1) y1 = y;
-        y2 = y;
-      }
-    }
-  }
-  return { x: x1, y: y1, width: x2 - x1 + 1, height: y2 - y1 + 1 };
+  return boxAtPercentile(upsampled, w, h, pct);
 }
 
 /**

@@ -2,9 +2,10 @@
  * The strongest region of a prototype on an image, computed for every explained image (not only when
  * pictures are drawn), so it has to be cheap: the map is upsampled bicubically to the input size
  * (OpenCV INTER_CUBIC, `upsampleMap`), and the box of the pixels at or above its 95th percentile is
- * taken. The percentile is numpy's linear one, exactly as `percentile` in render-percentile.ts, but
- * found by selection (two order statistics, expected O(n)) instead of a full sort: about 10x faster
- * at 224 x 224, and the same box (the tests compare the two).
+ * taken. The percentile is numpy's linear one, found by selection (two order statistics, expected
+ * O(n)) instead of a full sort: about 10x faster at 224 x 224, and the same box (the tests compare it
+ * with a sort-based reference). `percentile` and `percentileBox` in render-percentile.ts are the
+ * checked forms of the two functions here.
  */
 import { InputError } from '../util/errors.ts';
 import { upsampleMap } from './render-heatmap.ts';
@@ -49,8 +50,8 @@ function swap(a: Float32Array | Float64Array, i: number, j: number): void {
 }
 
 /**
- * numpy's default `np.percentile(values, pct)` (method 'linear'), by selection. Values must be finite.
- * Equal, bit for bit, to `percentile` in render-percentile.ts.
+ * numpy's default `np.percentile(values, pct)` (method 'linear'), by selection. Values must be finite
+ * (`percentile` in render-percentile.ts checks them, then calls this).
  */
 export function percentileBySelection(values: ArrayLike<number>, pct: number): number {
   if (!(pct >= 0 && pct <= 100)) throw new InputError(`percentile: pct must be in [0, 100], got ${pct}`);
@@ -77,7 +78,7 @@ export function percentileBySelection(values: ArrayLike<number>, pct: number): n
 
 /**
  * The box (image pixels, inclusive of its edge pixels) of the pixels of `upsampled` (h x w) at or
- * above its `pct`-th percentile. Same result as `percentileBox`. Values must be finite.
+ * above its `pct`-th percentile. Values must be finite (`percentileBox` checks them, then calls this).
  */
 export function boxAtPercentile(upsampled: Float32Array, w: number, h: number, pct: number): Box {
   if (upsampled.length !== w * h) throw new InputError(`strongest region: map has ${upsampled.length} values, expected ${w} x ${h}`);

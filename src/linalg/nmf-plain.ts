@@ -7,7 +7,7 @@ import { InputError } from '../util/errors.ts';
 import { Rng } from '../util/random.ts';
 import { TINY } from './nmf-graphs.ts';
 import { nndsvda, randomizedSvd, randomStart, type RangeProducts } from './nmf-init.ts';
-import { canonicalFactors, initialFactors, prepareInput, resolveCommonOptions } from './nmf-prepare.ts';
+import { canonicalFactors, initialFactors, prepareInput, resolveCommonOptions, resultBase, zeroInputResult } from './nmf-prepare.ts';
 import type { NmfCheck, NmfOptions, NmfResult } from './nmf-types.ts';
 
 /** Options of {@link nmfMuPlainJs}: those of nmf() without the engine's (solver is always 'mu'). */
@@ -148,18 +148,9 @@ export async function nmfMuPlainJs(F: Float32Array, n: number, d: number, k: num
   const prep = prepareInput(fn, F, n, d, k);
   const common = resolveCommonOptions(fn, { ...opts, k, solver: 'mu' });
   const given = opts.initial ? initialFactors(fn, opts.initial, n, d, k) : null;
-  const base = {
-    warnings: prep.warnings,
-    seed: common.seed,
-    solver: 'mu' as const,
-    init: given ? ('given' as const) : common.init,
-    ...(prep.shift ? { shift: prep.shift } : {}),
-  };
+  const base = resultBase(prep, common, 'mu', given !== null);
+  if (prep.normSq === 0) return zeroInputResult(base, n, d, k, started, Boolean(opts.history));
   const history: NmfCheck[] = [];
-  if (prep.normSq === 0) {
-    if (opts.history) history.push({ iteration: 0, relError: 0, elapsedMs: performance.now() - started });
-    return { ...base, E: new Float32Array(n * k), P: new Float32Array(k * d), relError: 0, iterations: 0, converged: true, ...(opts.history ? { history } : {}) };
-  }
   const G = prep.F;
   let start = given;
   if (!start) {

@@ -3,7 +3,7 @@
  * channels, check a warm start, and put the answer in canonical form.
  */
 import { InputError } from '../util/errors.ts';
-import type { NmfInit, NmfOptions, NmfSolver } from './nmf-types.ts';
+import type { NmfInit, NmfOptions, NmfResult, NmfSolver } from './nmf-types.ts';
 
 /** F ready for factorisation, with the statistics the solvers need. */
 export interface PreparedInput {
@@ -145,4 +145,27 @@ export function canonicalFactors(Et: Float32Array, P: Float32Array, n: number, d
     Ps.set(P.subarray(src * d, src * d + d), dst * d);
   });
   return { E, P: Ps };
+}
+
+/** What a result says about its run before any iteration: warnings, seed, solver, start and shift. */
+export type ResultBase = Pick<NmfResult, 'warnings' | 'seed' | 'solver' | 'init' | 'shift'>;
+
+/** The `ResultBase` of a run (`given`: the run starts from the caller's factors). */
+export function resultBase(prep: PreparedInput, common: CommonOptions, solver: NmfSolver, given: boolean): ResultBase {
+  return {
+    warnings: prep.warnings,
+    seed: common.seed,
+    solver,
+    init: given ? 'given' : common.init,
+    ...(prep.shift ? { shift: prep.shift } : {}),
+  };
+}
+
+/**
+ * The answer for an all-zero F (every solver's, without iterating): zero factors, relError 0,
+ * converged at iteration 0; with `history`, one check at iteration 0 timed from `started`.
+ */
+export function zeroInputResult(base: ResultBase, n: number, d: number, k: number, started: number, history: boolean): NmfResult {
+  const checks = history ? { history: [{ iteration: 0, relError: 0, elapsedMs: performance.now() - started }] } : {};
+  return { ...base, E: new Float32Array(n * k), P: new Float32Array(k * d), relError: 0, iterations: 0, converged: true, ...checks };
 }

@@ -9,7 +9,7 @@ import { Rng } from '../util/random.ts';
 import { createSession, defaultThreads, floatData, floatTensor, int64Scalar } from './engine.ts';
 import { iterateModel, rangeModel } from './nmf-graphs.ts';
 import { nndsvda, randomizedSvd, randomStart, type RangeProducts } from './nmf-init.ts';
-import { canonicalFactors, initialFactors, prepareInput, resolveCommonOptions, type CommonOptions, type PreparedInput } from './nmf-prepare.ts';
+import { canonicalFactors, initialFactors, prepareInput, resolveCommonOptions, resultBase, zeroInputResult, type CommonOptions, type PreparedInput } from './nmf-prepare.ts';
 import type { NmfCheck, NmfOptions, NmfResidence, NmfResult } from './nmf-types.ts';
 
 export type { NmfCheck, NmfInit, NmfOptions, NmfResidence, NmfResult, NmfSolver } from './nmf-types.ts';
@@ -61,19 +61,9 @@ export async function nmf(F: Float32Array, n: number, d: number, opts: NmfOption
   const residence: NmfResidence = opts.residence ?? 'auto';
   if (!['auto', 'initializer', 'input'].includes(residence)) throw new InputError(`${fn}: option residence must be 'auto', 'initializer' or 'input' (got '${residence}')`);
   const given = opts.initial ? initialFactors(fn, opts.initial, n, d, k) : null;
-  const base = {
-    warnings: prep.warnings,
-    seed: common.seed,
-    solver: common.solver,
-    init: given ? ('given' as const) : common.init,
-    ...(prep.shift ? { shift: prep.shift } : {}),
-  };
+  const base = resultBase(prep, common, common.solver, given !== null);
+  if (prep.normSq === 0) return zeroInputResult(base, n, d, k, started, Boolean(opts.history));
   const history: NmfCheck[] = [];
-
-  if (prep.normSq === 0) {
-    if (opts.history) history.push({ iteration: 0, relError: 0, elapsedMs: performance.now() - started });
-    return { ...base, E: new Float32Array(n * k), P: new Float32Array(k * d), relError: 0, iterations: 0, converged: true, ...(opts.history ? { history } : {}) };
-  }
 
   let { Et, P } = given ?? (await engineStart(prep, common, threads));
   const bytes = prep.F.byteLength;

@@ -10,6 +10,7 @@ import { renderDemoPage } from '../../src/demo/page.ts';
 import { url } from '../../src/demo/page-format.ts';
 import { brokenReferences, pageReferences } from '../../src/demo/page-links.ts';
 import { InputError } from '../../src/util/errors.ts';
+import { assertBalanced } from '../helpers/html.ts';
 
 const DONE: PageEvaluation = {
   status: 'done',
@@ -71,21 +72,6 @@ function sample(evaluation: PageEvaluation = DONE): DemoPageData {
     command: 'npm run demo',
     warnings: ['a <warning>'],
   };
-}
-
-/** Non-void elements open and close in order. */
-function assertBalanced(html: string): void {
-  const voids = new Set(['img', 'meta', 'br', 'hr', 'input', 'link', 'source']);
-  const stack: string[] = [];
-  const body = html.replace(/<!doctype[^>]*>/i, '').replace(/<style>[\s\S]*?<\/style>/, '');
-  for (const m of body.matchAll(/<(\/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*?(\/?)>/g)) {
-    const [, close, tag, self] = m;
-    const t = tag.toLowerCase();
-    if (self || voids.has(t)) continue;
-    if (close) assert.equal(stack.pop(), t, `closing </${t}> at ${m.index}`);
-    else stack.push(t);
-  }
-  assert.deepEqual(stack, []);
 }
 
 test('every class, prototype, exemplar and explained image is on the page', () => {

@@ -9,6 +9,7 @@ import { type CardData, escapeHtml, renderCard, writeCard } from '../../src/expl
 import { crop, overlay, prototypeBox } from '../../src/explain/render.ts';
 import { CheckError, InputError } from '../../src/util/errors.ts';
 import { openBrowser } from '../helpers/browser.ts';
+import { assertBalanced } from '../helpers/html.ts';
 
 function sampleCard(): CardData {
   const contributions = [1.25, -0.5, 0.75];
@@ -32,21 +33,6 @@ function sampleCard(): CardData {
       exemplars: [0, 1].map((j) => ({ path: `exemplars/p${i}-${j}.png`, sourceImage: `train/x_${i}_${j}<b>.jpg`, score: 2 - j })),
     })),
   };
-}
-
-/** Non-void elements open and close in order (a small well-formedness check). */
-function assertBalanced(html: string): void {
-  const voids = new Set(['img', 'meta', 'br', 'hr', 'input', 'link', 'source']);
-  const stack: string[] = [];
-  const body = html.replace(/<!doctype[^>]*>/i, '').replace(/<style>[\s\S]*?<\/style>/, '');
-  for (const m of body.matchAll(/<(\/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*?(\/?)>/g)) {
-    const [, close, tag, self] = m;
-    const t = tag.toLowerCase();
-    if (self || voids.has(t)) continue;
-    if (close) assert.equal(stack.pop(), t, `closing </${t}> at ${m.index}`);
-    else stack.push(t);
-  }
-  assert.deepEqual(stack, []);
 }
 
 test('card shows every prototype, the prediction and the decomposition', () => {

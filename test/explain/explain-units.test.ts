@@ -1,13 +1,14 @@
 // The small pure pieces of explain: edit distance and closest names, the selection percentile and
-// box (against the sort-based ones of render-percentile.ts), the map product, softmax and ranking.
+// box (against the sort-based references of percentile-reference.ts), the map product, softmax and ranking.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closestNames, editDistance, resolveClassName } from '../../src/explain/class-names.ts';
 import { rankClasses, softmax, termMaps } from '../../src/explain/contributions.ts';
-import { percentile, percentileBox, upsampleMap } from '../../src/explain/render.ts';
+import { upsampleMap } from '../../src/explain/render.ts';
 import { boxAtPercentile, percentileBySelection, strongestRegion } from '../../src/explain/strongest-region.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';
+import { percentile, percentileBox } from './percentile-reference.ts';
 
 test('editDistance: hand-computed distances (Levenshtein plus adjacent swaps)', () => {
   assert.equal(editDistance('kitten', 'sitting'), 3);
