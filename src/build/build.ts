@@ -137,7 +137,7 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
       dataset,
       store,
       cfg,
-      { batchSize: o.batchSize ?? undefined, strict: o.strict, signal, maxImagesPerClass: o.maxImagesPerClass ?? undefined },
+      { batchSize: o.batchSize ?? undefined, strict: o.strict, signal, maxImagesPerClass: o.maxImagesPerClass ?? undefined, verifyHead: headCheck.tolerance },
       {
         onProgress: (done, total, c) => hooks.onProgress?.({ phase: 'extract', done, total, unit: 'images', classIndex: c, className: classNames[c] }),
         onClass: (info) => hooks.onClassExtracted?.({ ...info, className: classNames[info.classIndex] }),
@@ -275,6 +275,7 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
         imagesExtracted: extraction.imagesExtracted,
         imagesFailed: extraction.imagesFailed,
         seconds: extraction.seconds,
+        headCheck: extraction.headCheck,
       },
       decomposition: { seconds: decomposeSeconds, threads: o.threads },
       exemplars: scorer ? { pictures, seconds: exemplarSeconds } : null,

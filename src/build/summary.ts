@@ -25,7 +25,7 @@ export interface BuildSummary {
   headCheck: { relError: number; tolerance: number };
   /** Mean over classes of the mean part fidelity (cosine of each refined prototype's map with its NMF map). */
   meanPartFidelity: number | null;
-  extraction: { classesExtracted: number; classesCached: number; imagesExtracted: number; imagesFailed: number; seconds: number; imagesPerSecond: number | null };
+  extraction: { classesExtracted: number; classesCached: number; imagesExtracted: number; imagesFailed: number; seconds: number; imagesPerSecond: number | null; headCheck: { relError: number; images: number; tolerance: number } | null };
   decomposition: { seconds: number; threads: number };
   exemplars: { perPrototype: number; percentile: number; index: string; pictures: number; seconds: number } | null;
   cache: string;
@@ -53,7 +53,7 @@ export function buildSummary(r: BuildResult): BuildSummary {
     seed: m.seed,
     headCheck: { relError: r.headCheck.relError, tolerance: r.headCheck.tolerance },
     meanPartFidelity: fid.length ? fid.reduce((a, b) => a + b, 0) / fid.length : null,
-    extraction: { ...ex, imagesPerSecond: ex.imagesExtracted > 0 && ex.seconds > 0 ? (ex.imagesExtracted + ex.imagesFailed) / ex.seconds : null },
+    extraction: { ...ex, headCheck: ex.headCheck ? { relError: ex.headCheck.relError, images: ex.headCheck.images, tolerance: ex.headCheck.tolerance } : null, imagesPerSecond: ex.imagesExtracted > 0 && ex.seconds > 0 ? (ex.imagesExtracted + ex.imagesFailed) / ex.seconds : null },
     decomposition: r.decomposition,
     exemplars: m.exemplars && r.exemplars ? { ...m.exemplars, ...r.exemplars } : null,
     cache: r.cacheDir,
@@ -71,6 +71,7 @@ export function formatBuildSummary(s: BuildSummary): string {
     ['dataset', `${s.dataset.root} (${s.dataset.format}, split ${s.dataset.split})`],
     ['classes', `${s.classes}, k = ${s.k} prototypes each, ${s.images} training images`],
     ['extraction', `${ex.classesExtracted} classes extracted (${ex.imagesExtracted} images${ex.imagesPerSecond ? `, ${ex.imagesPerSecond.toFixed(1)} images/s` : ''}), ${ex.classesCached} from the cache`],
+    ['head check', `random input: relative error ${s.headCheck.relError.toExponential(2)}${ex.headCheck ? `; ${ex.headCheck.images} training images: ${ex.headCheck.relError.toExponential(2)}` : ''} (tolerance ${s.headCheck.tolerance})`],
     ['decomposition', `${s.decomposition.seconds.toFixed(1)} s on ${s.decomposition.threads} thread${s.decomposition.threads === 1 ? '' : 's'}${s.meanPartFidelity !== null ? `, mean part fidelity ${s.meanPartFidelity.toFixed(3)}` : ''}`],
     ['exemplars', s.exemplars ? `${s.exemplars.perPrototype} per prototype, ${s.exemplars.pictures} pictures (${s.exemplars.index})` : 'none'],
     ['skipped images', s.failures.count === 0 ? 'none' : `${s.failures.count} (listed in the manifest)`],

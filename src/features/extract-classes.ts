@@ -8,7 +8,7 @@
 import type { Dataset, PreprocessConfig } from '../data/index.ts';
 import { readSafetensorsHeader } from '../io/safetensors.ts';
 import type { Classifier } from '../model/classifier.ts';
-import { extractClass, throwIfAborted, type ExtractOptions } from './extract.ts';
+import { extractClass, throwIfAborted, type ExtractOptions, type ImageHeadCheck } from './extract.ts';
 import { capItems, fingerprintItems } from './selection.ts';
 import type { FeatureStore } from './store.ts';
 
@@ -44,6 +44,8 @@ export interface ExtractClassesReport {
   imagesExtracted: number;
   imagesFailed: number;
   seconds: number;
+  /** The head checked on the first batch of real images extracted in this run (none when all were cached). */
+  headCheck: ImageHeadCheck | null;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function extractClasses(
     todo.push(!cached);
     if (!cached) total += items.length;
   }
-  const report: ExtractClassesReport = { classes: [], classesExtracted: 0, classesCached: 0, imagesExtracted: 0, imagesFailed: 0, seconds: 0 };
+  const report: ExtractClassesReport = { classes: [], classesExtracted: 0, classesCached: 0, imagesExtracted: 0, imagesFailed: 0, seconds: 0, headCheck: null };
   let done = 0;
   hooks.onProgress?.(0, total, 0);
   for (let c = 0; c < C; c++) {
@@ -89,11 +91,13 @@ export async function extractClasses(
     } else {
       const cf = await extractClass(classifier, c, items, cfg, {
         ...opts,
+        verifyHead: report.headCheck === null ? opts.verifyHead : undefined,
         onImages: (k) => {
           done += k;
           hooks.onProgress?.(done, total, c);
         },
       });
+      if (cf.headCheck) report.headCheck = cf.headCheck;
       await store.write(cf, fingerprints);
       info = { classIndex: c, requested: items.length, images: cf.n, failed: cf.failures.length, cached: false };
       report.classesExtracted++;

@@ -7,7 +7,8 @@
  */
 import { batches, type Failure, type ImageItem, type PreprocessConfig } from '../data/index.ts';
 import type { Classifier } from '../model/classifier.ts';
-import { InputError, ProtolensError, ExitCode } from '../util/errors.ts';
+import { compareLogits, gapLinear, type LogitComparison } from '../model/logit-check.ts';
+import { CheckError, InputError, ProtolensError, ExitCode } from '../util/errors.ts';
 import type { ClassFeatures } from './store.ts';
 
 /** Images per inference batch when the model does not fix one. */
@@ -41,6 +42,18 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Called after each batch with the number of images it consumed (decoded or failed). */
   onImages?: (count: number) => void;
+  /**
+   * Check the head on the first non-empty batch of real images: W · GAP(features) + b against the
+   * model's own logits, relative error (max |diff| / max |logit|) at most this; a larger one is a
+   * CheckError. The comparison is returned in `headCheck`. Off when undefined.
+   */
+  verifyHead?: number;
+}
+
+/** The head check on real images (see ExtractOptions.verifyHead). */
+export interface ImageHeadCheck extends LogitComparison {
+  images: number;
+  tolerance: number;
 }
 
 /**
@@ -65,7 +78,7 @@ export function checkPreprocessFits(classifier: Pick<Classifier, 'path' | 'input
  * The result's `items` are the ids of the images used; `failures` lists the others with a reason.
  * @throws InputError (strict, or a preprocessing that does not fit the model), BuildInterrupted.
  */
-export async function extractClass(classifier: Classifier, classIndex: number, items: readonly ImageItem[], cfg: PreprocessConfig, opts: ExtractOptions = {}): Promise<ClassFeatures> {
+export async function extractClass(classifier: Classifier, classIndex: number, items: readonly ImageItem[], cfg: PreprocessConfig, opts: ExtractOptions = {}): Promise<ClassFeatures & { headCheck?: ImageHeadCheck }> {
   checkPreprocessFits(classifier, cfg);
   throwIfAborted(opts.signal);
   const { HW, D } = classifier.features;
@@ -84,12 +97,14 @@ export async function extractClass(classifier: Classifier, classIndex: number, i
     onFailure: (f) => failures.push(f),
   });
   let n = 0;
+  let headCheck: ImageHeadCheck | undefined;
   try {
     for await (const b of stream) {
       throwIfAborted(opts.signal);
       const m = b.items.length;
       if (m > 0) {
         const r = await classifier.run(b.tensor, m);
+        if (opts.verifyHead !== undefined && headCheck === undefined) headCheck = verifyHeadOnImages(classifier, r, m, opts.verifyHead, b.items[0].path);
         features.set(r.features, n * per);
         logits.set(r.logits, n * C);
         for (const it of b.items) ids.push(it.id);
@@ -103,5 +118,21 @@ export async function extractClass(classifier: Classifier, classIndex: number, i
   // Own exactly n images' worth (a transferable buffer for worker threads).
   const f = n === items.length ? features : features.slice(0, n * per);
   const l = n === items.length ? logits : logits.slice(0, n * C);
-  return { classIndex, features: f, logits: l, items: ids, n, failures: failures.map((x) => ({ path: x.path, reason: x.reason })) };
+  return { classIndex, features: f, logits: l, items: ids, n, failures: failures.map((x) => ({ path: x.path, reason: x.reason })), ...(headCheck ? { headCheck } : {}) };
+}
+
+/**
+ * The load-time check runs on random input; this one runs on the first batch of real images, whose
+ * features and logits are already at hand (no extra inference).
+ * @throws CheckError when the head does not reproduce the logits within `tolerance`.
+ */
+function verifyHeadOnImages(classifier: Classifier, r: { features: Float32Array; logits: Float32Array }, m: number, tolerance: number, firstImage: string): ImageHeadCheck {
+  const { HW, D } = classifier.features;
+  const cmp = compareLogits(gapLinear(r.features, m, HW, D, classifier.head.W, classifier.head.b), r.logits);
+  if (!(cmp.relError <= tolerance)) {
+    throw new CheckError(
+      `model '${classifier.path}': on ${m} training images (from ${firstImage}), W · GAP(features) + b differs from the model's logits: relative error ${cmp.relError.toExponential(2)} > ${tolerance} (max |diff| ${cmp.maxAbsError.toExponential(2)}); the detected head does not explain this model on real data`,
+    );
+  }
+  return { ...cmp, images: m, tolerance };
 }

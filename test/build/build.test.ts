@@ -51,6 +51,7 @@ test('the network loads (exact sums), records what it was built from, and splits
   assert.deepEqual(m.failures, []);
   assert.deepEqual(m.classes.map((c) => [c.images, c.failed]), Array(CLASSES).fill([TRAIN_PER_CLASS, 0]));
   assert.equal(first.extraction.classesExtracted, CLASSES);
+  assert.ok(first.extraction.headCheck && first.extraction.headCheck.images > 0 && first.extraction.headCheck.relError <= 1e-4, 'head checked on real images');
   assert.equal(first.images, CLASSES * TRAIN_PER_CLASS);
 
   // Independently: the classifier's own head, features and logits, image by image.
@@ -147,6 +148,7 @@ test('a rebuild with another k skips extraction, replaces the network, and is de
   assert.equal(r2.extraction.classesExtracted, 0);
   assert.equal(r2.extraction.classesCached, CLASSES);
   assert.equal(r2.extraction.imagesExtracted, 0);
+  assert.equal(r2.extraction.headCheck, null, 'nothing extracted, nothing to check');
   assert.deepEqual(classFiles(cacheDir), before, 'no cache file rewritten');
   const n2 = await loadNetwork(net);
   assert.equal(n2.k, 2);

@@ -11,7 +11,7 @@ import { BuildInterrupted, checkPreprocessFits, extractClass } from '../../src/f
 import { capItems, fingerprintItems } from '../../src/features/selection.ts';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.ts';
 import { buildResNetLike } from '../../src/model/synthetic-nets.ts';
-import { InputError } from '../../src/util/errors.ts';
+import { CheckError, InputError } from '../../src/util/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'protolens-extract-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,4 +114,17 @@ test('the cap takes an evenly spaced subset in order; fingerprints change when a
   assert.deepEqual([b[0], ...b.slice(2)], [a[0], ...a.slice(2)]);
   const missing = await fingerprintItems([{ ...items[0], path: join(dir, 'nope.png') }]);
   assert.match(missing[0], /\tmissing$/);
+});
+
+test('the head is checked on the first batch of real images: passes on the true head, CheckError on a wrong one', async () => {
+  const ok = await extractClass(clf, 1, items, cfg, { batchSize: 2, verifyHead: 1e-4 });
+  assert.ok(ok.headCheck, 'the check ran');
+  assert.equal(ok.headCheck.images, 2, 'on the first batch');
+  assert.ok(ok.headCheck.relError <= 1e-4, `relError ${ok.headCheck.relError}`);
+  assert.equal((await extractClass(clf, 1, items, cfg, { batchSize: 2 })).headCheck, undefined, 'off unless asked');
+  // The same classifier with one head weight changed: its head no longer explains the logits.
+  const W = Float32Array.from(clf.head.W);
+  W[0] += 0.5 * (Math.abs(W[0]) + 1);
+  const wrong = { ...clf, head: { ...clf.head, W }, run: clf.run.bind(clf) } as Classifier;
+  await assert.rejects(extractClass(wrong, 1, items, cfg, { batchSize: 2, verifyHead: 1e-4 }), (e: unknown) => e instanceof CheckError && /training images/.test(e.message) && e.message.includes(items[0].path));
 });
