@@ -14,3 +14,4 @@ export * from './features/index.ts';
 export * from './build/index.ts';
 export * from './explain/index.ts';
 export * from './evaluate/index.ts';
+export * from './export/onnx-export.ts';

@@ -4,10 +4,11 @@ import { inspectCommand } from './inspect.ts';
 import { buildCommand } from './build.ts';
 import { explainCommand } from './explain.ts';
 import { evaluateCommand } from './evaluate.ts';
+import { exportCommand } from './export.ts';
 
 export interface Command {
   spec: CommandSpec;
   run(argv: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [inspectCommand, buildCommand, explainCommand, evaluateCommand];
+export const commands: Command[] = [inspectCommand, buildCommand, explainCommand, evaluateCommand, exportCommand];

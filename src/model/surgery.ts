@@ -30,7 +30,8 @@ export interface SurgeryResult {
 /** The prefix of every tensor and node the surgery adds. */
 export const SURGERY_PREFIX = 'protolens_';
 
-function uniqueName(base: string, taken: Set<string>): string {
+/** `base`, or `base_1`, `base_2`, ... : the first name not in `taken` (which it is then added to). */
+export function uniqueName(base: string, taken: Set<string>): string {
   let name = base;
   for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
   taken.add(name);
@@ -38,7 +39,7 @@ function uniqueName(base: string, taken: Set<string>): string {
 }
 
 /** Every tensor and node name in the graph, so added names never collide. */
-function namesIn(model: ModelProto): Set<string> {
+export function namesIn(model: ModelProto): Set<string> {
   const g = model.graph!;
   const names = new Set<string>();
   for (const n of g.node ?? []) {
