@@ -15,3 +15,4 @@ export * from './build/index.ts';
 export * from './explain/index.ts';
 export * from './evaluate/index.ts';
 export * from './export/onnx-export.ts';
+export * from './viewer/index.ts';

@@ -5,10 +5,11 @@ import { buildCommand } from './build.ts';
 import { explainCommand } from './explain.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { exportCommand } from './export.ts';
+import { viewCommand } from './view.ts';
 
 export interface Command {
   spec: CommandSpec;
   run(argv: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [inspectCommand, buildCommand, explainCommand, evaluateCommand, exportCommand];
+export const commands: Command[] = [inspectCommand, buildCommand, explainCommand, evaluateCommand, exportCommand, viewCommand];

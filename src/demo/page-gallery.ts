@@ -52,22 +52,29 @@ function prototypeBlock(p: PagePrototype, cname: string): string {
 </div>`;
 }
 
-function classCard(c: PageClass): string {
+/** The HTML shown at the right of a class's header; default: its test accuracy. */
+export type ClassStatus = (c: PageClass) => string;
+
+function testAccuracyStatus(c: PageClass): string {
+  const acc = c.testImages > 0 ? `${c.testCorrect}/${c.testImages} test images right` : 'no test images';
+  const accClass = c.testImages > 0 && c.testCorrect < c.testImages ? 'acc warn' : 'acc';
+  return `<span class="${accClass}">${esc(acc)}</span>`;
+}
+
+function classCard(c: PageClass, status: ClassStatus): string {
   const cname = displayName(c.name);
   const attrs = c.attributes
     .map((a) => `<li><b>${esc(a.part)}</b> ${a.colour ? `<i class="sw" style="background:${esc(a.colour)}"></i>` : ''}${esc(a.text)}</li>`)
     .join('');
-  const acc = c.testImages > 0 ? `${c.testCorrect}/${c.testImages} test images right` : 'no test images';
-  const accClass = c.testImages > 0 && c.testCorrect < c.testImages ? 'acc warn' : 'acc';
   return `<article class="cls" id="class-${c.index}">
-<header><h3><span class="cid">${esc(classNumber(c.name, c.index))}</span> ${esc(cname)}</h3><span class="${accClass}">${esc(acc)}</span></header>
+<header><h3><span class="cid">${esc(classNumber(c.name, c.index))}</span> ${esc(cname)}</h3>${status(c)}</header>
 ${attrs ? `<ul class="attrs">${attrs}</ul>` : ''}
 ${c.prototypes.map((p) => prototypeBlock(p, cname)).join('\n')}
 </article>`;
 }
 
 /** The gallery section: every class. */
-export function gallerySection(classes: readonly PageClass[], k: number, exemplars: number, region: { size: number; input: number } | null): string {
+export function gallerySection(classes: readonly PageClass[], k: number, exemplars: number, region: { size: number; input: number } | null, status: ClassStatus = testAccuracyStatus): string {
   return `<section id="prototypes">
 <h2>The prototypes of every class</h2>
 <p class="lead">Each class's head vector is rewritten exactly as the sum of ${k} prototypes. A prototype is shown by the
@@ -79,7 +86,7 @@ heatmaps and its NMF part's (1 = the refinement kept the part).${
       : ''
   }</p>
 <div class="gallery">
-${classes.map(classCard).join('\n')}
+${classes.map((c) => classCard(c, status)).join("\n")}
 </div>
 </section>`;
 }

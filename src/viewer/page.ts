@@ -1,0 +1,165 @@
+/**
+ * The viewer's single page: the class gallery (the demo page's gallery, rendered from the network's
+ * manifest and exemplar index) with a class filter and each class's build diagnostics, and the
+ * explain form that uploads an image to POST /api/explain and shows the returned card in a frame.
+ * Self-contained: inline CSS and script, no external resources.
+ */
+import { gallerySection } from '../demo/page-gallery.ts';
+import { esc, num } from '../demo/page-format.ts';
+import type { PageClass } from '../demo/page-data.ts';
+
+/** What the page shows. */
+export interface ViewerPageData {
+  title: string;
+  /** Network folder as shown to the user. */
+  networkLabel: string;
+  k: number;
+  perPrototype: number;
+  classes: readonly PageClass[];
+  /** Largest accepted upload in bytes. */
+  maxUploadBytes: number;
+}
+
+const CSS = `
+:root { --ink: #1b1f24; --sub: #59636e; --line: #d8dee4; --soft: #f5f7f9; --accent: #0b5cad; --ok: #1a7f37; --bad: #b3261e; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; color: var(--ink); }
+header.top { background: #0b3d6b; color: #fff; padding: 14px 24px; }
+header.top h1 { margin: 0; font-size: 1.35rem; }
+header.top p { margin: 2px 0 0; color: #e3eefa; font-size: 0.9rem; word-break: break-all; }
+main { max-width: 1240px; margin: 0 auto; padding: 8px 24px 48px; }
+h2 { margin: 24px 0 4px; }
+.lead { color: var(--sub); max-width: 980px; margin-top: 4px; }
+#explain-form { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; }
+#drop { border: 2px dashed var(--line); border-radius: 8px; padding: 16px; margin-top: 8px; }
+#drop.over { border-color: var(--accent); background: #eef5fd; }
+#status { margin: 8px 0; font-variant-numeric: tabular-nums; }
+#status.error { color: var(--bad); font-weight: 600; }
+#card { width: 100%; height: 900px; border: 1px solid var(--line); border-radius: 6px; display: none; }
+#card.shown { display: block; }
+.filter { display: flex; gap: 12px; align-items: center; margin: 8px 0; }
+.filter input { font: inherit; padding: 4px 8px; min-width: 280px; }
+.gallery { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 14px; margin-top: 12px; }
+.cls { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; background: #fff; }
+.cls[hidden] { display: none; }
+.cls header { display: flex; justify-content: space-between; align-items: baseline; gap: 8px; }
+.cls h3 { margin: 0; font-size: 1.02rem; }
+.cid { color: var(--sub); font-weight: 400; font-variant-numeric: tabular-nums; }
+.diag { color: var(--sub); font-size: 0.8rem; white-space: nowrap; }
+.proto { border-top: 1px solid var(--line); padding-top: 6px; margin-top: 6px; }
+.ptop { display: flex; align-items: center; gap: 8px; font-size: 0.85rem; }
+.pchip { display: inline-block; min-width: 28px; text-align: center; font-weight: 700; font-size: 0.78rem; border-radius: 4px; padding: 0 5px; color: #fff; background: var(--c); text-shadow: 0 0 2px #0009; }
+.part { color: var(--sub); }
+.part.ok { color: var(--ok); font-weight: 600; }
+.pbody { display: flex; gap: 8px; align-items: center; margin-top: 4px; }
+.ctx img { display: block; width: 84px; height: 84px; border-radius: 4px; border: 1px solid var(--line); }
+.crops { display: flex; flex-wrap: wrap; gap: 4px; }
+.crops img { display: block; width: 40px; height: 40px; object-fit: contain; background: var(--soft); border: 1px solid var(--line); border-radius: 3px; }
+.pstats { font-size: 0.78rem; color: var(--sub); margin-top: 3px; }
+.dot { margin: 0 5px; }
+.none { color: var(--sub); font-style: italic; }
+@media (max-width: 1100px) { .gallery { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
+@media (max-width: 760px) { .gallery { grid-template-columns: 1fr; } }
+`;
+
+// The page's script: class filter, and upload (form or drop) to /api/explain.
+const SCRIPT = `
+(() => {
+  const q = document.getElementById('filter');
+  const count = document.getElementById('filter-count');
+  const cards = Array.from(document.querySelectorAll('.gallery .cls'));
+  const names = cards.map((c) => (c.querySelector('h3')?.textContent ?? '').toLowerCase());
+  const applyFilter = () => {
+    const t = q.value.trim().toLowerCase();
+    let shown = 0;
+    cards.forEach((c, i) => { const hit = t === '' || names[i].includes(t); c.hidden = !hit; if (hit) shown++; });
+    count.textContent = shown + ' of ' + cards.length + ' classes';
+  };
+  q.addEventListener('input', applyFilter);
+  applyFilter();
+
+  const form = document.getElementById('explain-form');
+  const input = document.getElementById('file');
+  const status = document.getElementById('status');
+  const frame = document.getElementById('card');
+  const drop = document.getElementById('drop');
+  const say = (text, error) => { status.textContent = text; status.className = error ? 'error' : ''; };
+  const fmt = (v) => (Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toFixed(4));
+  async function explain(file) {
+    if (!file) { say('Choose an image first.', true); return; }
+    say('Explaining ' + file.name + ' \\u2026', false);
+    let res, body;
+    try {
+      res = await fetch('api/explain', { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'X-File-Name': encodeURIComponent(file.name) }, body: file });
+      body = await res.json();
+    } catch (e) { say('The request failed: ' + e, true); return; }
+    if (!res.ok) { say(file.name + ': ' + (body && body.error ? body.error : 'HTTP ' + res.status), true); return; }
+    const e = body.entry.explained;
+    const parts = e.prototypes.map((p) => fmt(p.contribution)).join(' + ');
+    say(file.name + ': ' + e.name + ' (rank ' + e.rank + ', p = ' + (100 * e.probability).toFixed(1) + '%). Logit ' + fmt(e.logit) + ' = ' + parts + (e.residual ? ' + ' + fmt(e.residual.contribution) + ' (residual)' : '') + ' + ' + fmt(e.bias) + ' (bias).', false);
+    frame.src = body.card;
+    frame.classList.add('shown');
+    frame.title = 'Explanation card of ' + file.name;
+  }
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); explain(input.files && input.files[0]); });
+  input.addEventListener('change', () => { if (input.files && input.files[0]) explain(input.files[0]); });
+  drop.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (ev) => { ev.preventDefault(); drop.classList.remove('over'); const f = ev.dataTransfer && ev.dataTransfer.files[0]; if (f) explain(f); });
+})();
+`;
+
+/** One line of a class's build diagnostics: NMF relative error, mean part fidelity, training images. */
+export function classDiagnosticsLine(c: PageClass): string {
+  const d = c.diagnostics;
+  return (
+    `<span class="diag" data-class="${c.index}">` +
+    `<span title="relative Frobenius error of the class's NMF">NMF error ${num(d.nmfRelError, 4)}</span><span class="dot">\u00b7</span>` +
+    `<span title="mean over prototypes of the part fidelity">fidelity ${num(d.meanPartFidelity, 3)}</span><span class="dot">\u00b7</span>` +
+    `<span title="training images whose features built the prototypes">${c.trainImages} images</span></span>`
+  );
+}
+
+/**
+ * The gallery of every class, with each class's diagnostics line where the demo page shows test
+ * accuracy (the viewer has no test pass), and images loaded lazily.
+ */
+export function viewerGallery(classes: readonly PageClass[], k: number, perPrototype: number): string {
+  return gallerySection(classes, k, perPrototype, null, classDiagnosticsLine).replace(/<img /g, '<img loading="lazy" ');
+}
+
+/** The page as one HTML document. */
+export function renderViewerPage(d: ViewerPageData): string {
+  const mb = (d.maxUploadBytes / (1024 * 1024)).toFixed(0);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(d.title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header class="top"><h1>${esc(d.title)}</h1><p>${esc(d.networkLabel)} \u00b7 ${d.classes.length} classes \u00b7 k = ${d.k} prototypes per class</p></header>
+<main>
+<section id="explain" aria-labelledby="explain-h">
+<h2 id="explain-h">Explain an image</h2>
+<p class="lead">The image is run through the model once; the logit of the predicted class is split into one contribution per prototype plus the bias, and the card shows where each prototype fires and its closest training patches. PNG, JPEG, GIF, WebP or TIFF, up to ${mb} MB.</p>
+<div id="drop">
+<form id="explain-form" action="api/explain" method="post">
+<label for="file">Image</label> <input type="file" id="file" name="file" accept="image/*">
+<button type="submit">Explain</button>
+<span>or drop an image here</span>
+</form>
+</div>
+<p id="status" role="status" aria-live="polite"></p>
+<iframe id="card" title="Explanation card"></iframe>
+</section>
+<div class="filter"><label for="filter">Filter classes</label> <input type="search" id="filter" placeholder="part of a class name" autocomplete="off"> <span id="filter-count"></span></div>
+${viewerGallery(d.classes, d.k, d.perPrototype)}
+</main>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}
