@@ -4,6 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { ProtolensError } from '../util/errors.ts';
+import { releaseFeatureProductSessions } from './feature-products.ts';
 import { decomposeClass, type ClassDecomposition, type ClassInput } from './decompose.ts';
 import type { DecomposeOptions } from './options.ts';
 
@@ -27,9 +28,17 @@ export function resultBuffers(r: ClassDecomposition): ArrayBuffer[] {
   return [...set];
 }
 
+/** Sent by the pool when it is done: release the engine sessions and let the thread end. */
+export const CLOSE_MESSAGE = 'protolens:close';
+
 if (parentPort) {
   const port = parentPort;
-  port.on('message', async (msg: WorkerRequest) => {
+  port.on('message', async (msg: WorkerRequest | typeof CLOSE_MESSAGE) => {
+    if (msg === CLOSE_MESSAGE) {
+      await releaseFeatureProductSessions();
+      port.close();
+      return;
+    }
     try {
       const result = await decomposeClass(msg.input, msg.options);
       const reply: WorkerReply = { seq: msg.seq, result };

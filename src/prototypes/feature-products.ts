@@ -47,6 +47,18 @@ function getSessions(): Promise<Sessions> {
   return sessions;
 }
 
+/**
+ * Release the cached sessions (a worker thread calls this before it exits: terminating a thread
+ * that still holds onnxruntime sessions can abort the process during teardown).
+ */
+export async function releaseFeatureProductSessions(): Promise<void> {
+  const s = sessions;
+  sessions = null;
+  if (!s) return;
+  const all = await s;
+  await Promise.all([all.maps, all.pullbackT, all.pullback, all.transpose].map((x) => x.release()));
+}
+
 /** Above this many elements of F, the pull-back reads F directly instead of a transposed copy. */
 const TRANSPOSED_COPY_LIMIT = 16 * 1024 * 1024;
 

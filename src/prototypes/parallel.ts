@@ -9,7 +9,10 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../util/worker.ts';
 import { CheckError, InputError, ProtolensError, UsageError, type ExitCodeValue } from '../util/errors.ts';
-import type { WorkerReply, WorkerRequest } from './class-worker.ts';
+import { CLOSE_MESSAGE, type WorkerReply, type WorkerRequest } from './class-worker.ts';
+
+/** How long a worker may take to release its sessions and end before it is terminated. */
+const CLOSE_GRACE_MS = 5000;
 import { decomposeClass, type ClassDecomposition, type ClassInput } from './decompose.ts';
 import { resolveOptions, type DecomposeOptions } from './options.ts';
 
@@ -134,9 +137,21 @@ class WorkerPool {
     this.idle.push(w);
   }
 
+  /**
+   * Ask every worker to release its onnxruntime sessions and end; a worker that has not ended after
+   * a few seconds (e.g. still inside a class after a failure elsewhere) is terminated.
+   */
   async close(): Promise<void> {
     this.waiting.clear();
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(
+      this.workers.map(async (w) => {
+        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+        w.postMessage(CLOSE_MESSAGE);
+        const timer = setTimeout(() => void w.terminate(), CLOSE_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 }
 
