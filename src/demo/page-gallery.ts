@@ -52,6 +52,19 @@ function prototypeBlock(p: PagePrototype, cname: string): string {
 </div>`;
 }
 
+/** Styles of one prototype block (chip, part label, context picture, crops, stats): shared by every page showing the gallery. */
+export const PROTOTYPE_BLOCK_CSS = `.proto { border-top: 1px solid var(--line); padding-top: 6px; margin-top: 6px; }
+.ptop { display: flex; align-items: center; gap: 8px; font-size: 0.85rem; }
+.pchip { display: inline-block; min-width: 28px; text-align: center; font-weight: 700; font-size: 0.78rem; border-radius: 4px; padding: 0 5px; color: #fff; background: var(--c); text-shadow: 0 0 2px #0009; }
+.part { color: var(--sub); }
+.part.ok { color: var(--ok); font-weight: 600; }
+.pbody { display: flex; gap: 8px; align-items: center; margin-top: 4px; }
+.ctx img { display: block; width: 84px; height: 84px; border-radius: 4px; border: 1px solid var(--line); }
+.crops { display: flex; flex-wrap: wrap; gap: 4px; }
+.crops img { display: block; width: 40px; height: 40px; object-fit: contain; background: var(--soft); border: 1px solid var(--line); border-radius: 3px; }
+.pstats { font-size: 0.78rem; color: var(--sub); margin-top: 3px; }
+.dot { margin: 0 5px; }`;
+
 /** The HTML shown at the right of a class's header; default: its test accuracy. */
 export type ClassStatus = (c: PageClass) => string;
 

@@ -6,7 +6,7 @@
  */
 import type { DemoPageData } from './page-data.ts';
 import { evaluationSection } from './page-evaluation.ts';
-import { bodyRegion, gallerySection } from './page-gallery.ts';
+import { bodyRegion, gallerySection, PROTOTYPE_BLOCK_CSS } from './page-gallery.ts';
 import { diagnosticsSection, explanationsSection } from './page-sections.ts';
 import { duration, esc, num, pct, url } from './page-format.ts';
 
@@ -47,18 +47,8 @@ h4 { font-size: 0.95rem; margin: 0 0 4px; }
 .attrs li { background: var(--soft); border: 1px solid var(--line); border-radius: 10px; padding: 0 7px; }
 .attrs b { font-weight: 600; color: var(--sub); }
 .sw { display: inline-block; width: 10px; height: 10px; border-radius: 50%; border: 1px solid #8888; margin: 0 3px 0 1px; vertical-align: -1px; }
-.proto { border-top: 1px solid var(--line); padding-top: 6px; margin-top: 6px; }
-.ptop { display: flex; align-items: center; gap: 8px; font-size: 0.85rem; }
-.pchip { display: inline-block; min-width: 28px; text-align: center; font-weight: 700; font-size: 0.78rem; border-radius: 4px; padding: 0 5px; color: #fff; background: var(--c); text-shadow: 0 0 2px #0009; }
+${PROTOTYPE_BLOCK_CSS}
 .pchip.sm { min-width: 24px; }
-.part { color: var(--sub); }
-.part.ok { color: var(--ok); font-weight: 600; }
-.pbody { display: flex; gap: 8px; align-items: center; margin-top: 4px; }
-.ctx img { display: block; width: 84px; height: 84px; border-radius: 4px; border: 1px solid var(--line); }
-.crops { display: flex; flex-wrap: wrap; gap: 4px; }
-.crops img { display: block; width: 40px; height: 40px; object-fit: contain; background: var(--soft); border: 1px solid var(--line); border-radius: 3px; }
-.pstats { font-size: 0.78rem; color: var(--sub); margin-top: 3px; }
-.dot { margin: 0 5px; }
 .expl { display: grid; grid-template-columns: auto minmax(0, 1fr); grid-template-areas: "head head" "pics text"; gap: 6px 22px; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; margin-top: 14px; }
 .expl.wrong { border-color: #e8b4b0; background: #fffafa; }
 .ehead { grid-area: head; }

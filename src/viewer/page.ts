@@ -4,7 +4,7 @@
  * explain form that uploads an image to POST /api/explain and shows the returned card in a frame.
  * Self-contained: inline CSS and script, no external resources.
  */
-import { gallerySection } from '../demo/page-gallery.ts';
+import { gallerySection, PROTOTYPE_BLOCK_CSS } from '../demo/page-gallery.ts';
 import { esc, num } from '../demo/page-format.ts';
 import type { PageClass } from '../demo/page-data.ts';
 
@@ -46,17 +46,7 @@ h2 { margin: 24px 0 4px; }
 .cls h3 { margin: 0; font-size: 1.02rem; }
 .cid { color: var(--sub); font-weight: 400; font-variant-numeric: tabular-nums; }
 .diag { color: var(--sub); font-size: 0.8rem; white-space: nowrap; }
-.proto { border-top: 1px solid var(--line); padding-top: 6px; margin-top: 6px; }
-.ptop { display: flex; align-items: center; gap: 8px; font-size: 0.85rem; }
-.pchip { display: inline-block; min-width: 28px; text-align: center; font-weight: 700; font-size: 0.78rem; border-radius: 4px; padding: 0 5px; color: #fff; background: var(--c); text-shadow: 0 0 2px #0009; }
-.part { color: var(--sub); }
-.part.ok { color: var(--ok); font-weight: 600; }
-.pbody { display: flex; gap: 8px; align-items: center; margin-top: 4px; }
-.ctx img { display: block; width: 84px; height: 84px; border-radius: 4px; border: 1px solid var(--line); }
-.crops { display: flex; flex-wrap: wrap; gap: 4px; }
-.crops img { display: block; width: 40px; height: 40px; object-fit: contain; background: var(--soft); border: 1px solid var(--line); border-radius: 3px; }
-.pstats { font-size: 0.78rem; color: var(--sub); margin-top: 3px; }
-.dot { margin: 0 5px; }
+${PROTOTYPE_BLOCK_CSS}
 .none { color: var(--sub); font-style: italic; }
 @media (max-width: 1100px) { .gallery { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 @media (max-width: 760px) { .gallery { grid-template-columns: 1fr; } }
