@@ -142,6 +142,8 @@ export interface ExplainImagesOptions extends PictureOptions {
   keepRgb?: boolean;
   /** Include heatmaps in explanations.json (default false). */
   heatmaps?: boolean;
+  /** Explain this class (index) for these images instead of the Explainer's own choice. */
+  classIndex?: number;
 }
 
 function positiveInt(v: number | undefined, name: string, fallback: number): number {
@@ -373,7 +375,7 @@ export class Explainer {
       if (ok.length > 0) {
         const input = new Float32Array(ok.length * len);
         ok.forEach((l, j) => input.set(l.tensor, j * len));
-        explained = await this.explainTensor(input, ok.length, { sources: ok.map((l) => l.image) });
+        explained = await this.explainTensor(input, ok.length, { sources: ok.map((l) => l.image), ...(opts.classIndex !== undefined ? { classIndex: opts.classIndex } : {}) });
       }
       let j = 0;
       for (const l of loaded) {

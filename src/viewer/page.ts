@@ -80,7 +80,10 @@ const SCRIPT = `
     say('Explaining ' + file.name + ' \\u2026', false);
     let res, body;
     try {
-      res = await fetch('api/explain', { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'X-File-Name': encodeURIComponent(file.name) }, body: file });
+      const headers = { 'Content-Type': 'application/octet-stream', 'X-File-Name': encodeURIComponent(file.name) };
+      const cls = document.getElementById('class').value.trim();
+      if (cls) headers['X-Class'] = encodeURIComponent(cls);
+      res = await fetch('api/explain', { method: 'POST', headers, body: file });
       body = await res.json();
     } catch (e) { say('The request failed: ' + e, true); return; }
     if (!res.ok) { say(file.name + ': ' + (body && body.error ? body.error : 'HTTP ' + res.status), true); return; }
@@ -138,6 +141,8 @@ export function renderViewerPage(d: ViewerPageData): string {
 <div id="drop">
 <form id="explain-form" action="api/explain" method="post">
 <label for="file">Image</label> <input type="file" id="file" name="file" accept="image/*">
+<label for="class">Class</label> <input type="text" id="class" name="class" list="class-names" placeholder="predicted" autocomplete="off">
+<datalist id="class-names">${d.classes.map((c) => `<option value="${esc(c.name)}"></option>`).join('')}</datalist>
 <button type="submit">Explain</button>
 <span>or drop an image here</span>
 </form>

@@ -4,7 +4,8 @@
  *   GET  /                      the page (gallery with class filter, explain form)
  *   GET  /api/manifest          the network's manifest.json
  *   GET  /api/classes           every class: diagnostics and prototypes with exemplar URLs
- *   POST /api/explain           body = the image bytes; header X-File-Name = its name (URI-encoded);
+ *   POST /api/explain           body = the image bytes; header X-File-Name = its name (URI-encoded),
+ *                               optional X-Class = the class to explain (URI-encoded; default: predicted);
  *                               200: { id, card, index, entry }; 400/413: { error }
  *   GET  /net/<path>            files of the network folder (exemplar patches, manifest, ...)
  *   GET  /results/<id>/<path>   the pictures and card of explanation <id>
@@ -226,12 +227,29 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     })),
   }));
 
+  /** The class named by X-Class (URI-encoded, exact name); an unknown name is a 400 listing the closest. */
+  const requestedClass = (header: string | string[] | undefined): number | undefined => {
+    if (header === undefined || header === '') return undefined;
+    let name: string;
+    try {
+      name = decodeURIComponent(Array.isArray(header) ? header[0] : header);
+    } catch {
+      throw new HttpError(400, 'X-Class: not a valid URI-encoded class name');
+    }
+    try {
+      return ex.classOf(name);
+    } catch (e) {
+      throw new HttpError(400, `X-Class: ${(e as Error).message}`);
+    }
+  };
+
   let counter = 0;
   let queue: Promise<unknown> = Promise.resolve();
   const prefix = `${Date.now().toString(36)}`;
 
   const explain = async (req: IncomingMessage): Promise<ExplainResponse> => {
     const { name, file } = uploadName(req.headers['x-file-name']);
+    const classIndex = requestedClass(req.headers['x-class']);
     const body = await readBody(req, maxUpload);
     if (body.length === 0) throw new HttpError(400, 'empty upload: send the image bytes as the request body');
     const id = `${prefix}-${String(++counter).padStart(4, '0')}`;
@@ -240,7 +258,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     const out = join(explanationsDir, id);
     const run = async (): Promise<ExplainResponse> => {
       let last: ExplainResponse | null = null;
-      for await (const r of ex.explainImages([upload], { out, scale: opts.scale ?? 'auto' })) {
+      for await (const r of ex.explainImages([upload], { out, scale: opts.scale ?? 'auto', ...(classIndex !== undefined ? { classIndex } : {}) })) {
         if (r.status === 'failed') throw new HttpError(400, `${name}: ${r.reason}`);
         const entry = imageEntry(r, { heatmaps: false }) as ExplainedImageEntry;
         entry.image = name;

@@ -126,6 +126,30 @@ test('POST /api/explain: a real PNG; contributions + bias = logit of an independ
   assert.equal((await fetch(new URL(body.index, viewer.url))).status, 200);
 });
 
+test('POST /api/explain with X-Class explains that class; an unknown class is a 400 naming the closest', async () => {
+  const png = await imageBytes(902, 44, 36, 'png');
+  const clf = await loadClassifier(fx.modelPath, { inputSize: SIZE });
+  const path = join(root, 'check-class.png');
+  await writeFile(path, png);
+  const { logits } = await clf.run((await loadImage({ id: 'c', path }, fx.preprocess)).tensor, 1);
+  await clf.close();
+  let worst = 0;
+  for (let c = 1; c < logits.length; c++) if (logits[c] < logits[worst]) worst = c;
+  const send = (cls: string) =>
+    fetch(new URL('api/explain', viewer.url), { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'X-File-Name': 'a.png', 'X-Class': encodeURIComponent(cls) }, body: new Blob([new Uint8Array(png)]) });
+  const res = await send(CLASS_NAMES[worst]);
+  assert.equal(res.status, 200, await res.clone().text());
+  const e = ((await res.json()) as ExplainResponse).entry.explained;
+  assert.equal(e.index, worst, 'the requested (least likely) class is explained');
+  assert.ok(Math.abs(e.logit - logits[worst]) <= 1e-5 * Math.max(1, Math.abs(logits[worst])));
+  const sum = e.prototypes.reduce((a, p) => a + p.contribution, 0) + e.bias;
+  assert.ok(Math.abs(sum - logits[worst]) <= 1e-4 * Math.max(1, Math.abs(logits[worst])));
+  const typo = CLASS_NAMES[worst].slice(0, -1) + '#';
+  const bad = await send(typo);
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { error: string }).error, new RegExp(`^X-Class: .*${CLASS_NAMES[worst].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+});
+
 test('bad uploads get 400/413/405 with the reason, and the server stays up', async () => {
   const garbage = await post(Buffer.from('definitely not an image, just text'), 'photo.jpg');
   assert.equal(garbage.status, 400);
