@@ -31,6 +31,26 @@ after(async () => {
 const post = (bytes: Uint8Array, name: string) =>
   fetch(new URL('api/explain', viewer.url), { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'X-File-Name': encodeURIComponent(name) }, body: new Blob([new Uint8Array(bytes)]) });
 
+test('the page is sent gzip-compressed to clients that accept it, plain to the others, with the same HTML', async () => {
+  const { request } = await import('node:http');
+  const { gunzipSync } = await import('node:zlib');
+  const u = new URL(viewer.url);
+  const zipped = await new Promise<{ encoding: string | undefined; body: Buffer }>((ok, fail) => {
+    const req = request({ host: u.hostname, port: u.port, path: '/', headers: { 'Accept-Encoding': 'gzip, deflate' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => ok({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+  const plain = await rawGet(viewer.url, '/');
+  assert.equal(plain.status, 200);
+  assert.equal(zipped.encoding, 'gzip');
+  assert.ok(zipped.body.length < Buffer.byteLength(plain.body), 'compressed is smaller');
+  assert.equal(gunzipSync(zipped.body).toString('utf8'), plain.body);
+});
+
 test('binds to the loopback interface on a free port by default', () => {
   assert.match(viewer.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   assert.notEqual(new URL(viewer.url).port, '0');
