@@ -1,5 +1,5 @@
 /** `protolens build --model M.onnx --data DIR`: build the part-prototype network artifact. */
-import { helpText, intOption, oneOfOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
+import { intOption, oneOfOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { buildNetwork } from '../build/build.ts';
 import { DEFAULT_CACHE_NAME, type BuildOptions } from '../build/options.ts';
@@ -174,10 +174,6 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (values.help) {
-    process.stdout.write(helpText(spec));
-    return ExitCode.ok;
-  }
   if (positionals.length > 0) throw new UsageError(`build: unexpected argument '${positionals[0]}' (the model and data are given with --model and --data)\nRun 'protolens build --help' for usage.`);
   const opts = buildOptionsFromArgs(values);
   const quiet = values.quiet === true;

@@ -1,5 +1,5 @@
 /** `protolens evaluate --net NET_DIR --data DIR`: fidelity, consistency, stability, deletion/insertion and axioms (library: src/evaluate/evaluate-network.ts). */
-import { helpText, intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
+import { intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_AXIOM_IMAGES } from '../evaluate/axioms-metric.ts';
 import { DEFAULT_DELETION_BATCH, DEFAULT_DELETION_IMAGES } from '../evaluate/deletion-metric.ts';
@@ -65,10 +65,6 @@ function list<T extends string>(values: Parsed['values'], name: string, allowed:
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (values.help) {
-    process.stdout.write(helpText(spec));
-    return ExitCode.ok;
-  }
   if (positionals.length > 0) throw new UsageError(`evaluate: unexpected argument '${positionals[0]}'\nRun 'protolens evaluate --help' for usage.`);
   if (typeof values.net !== 'string') throw new UsageError("evaluate: --net NET_DIR is required\nRun 'protolens evaluate --help' for usage.");
   if (typeof values.data !== 'string') throw new UsageError("evaluate: --data DIR is required\nRun 'protolens evaluate --help' for usage.");

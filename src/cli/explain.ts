@@ -1,5 +1,5 @@
 /** `protolens explain --net NET_DIR IMAGE...`: explained predictions for images (library: src/explain/explain.ts). */
-import { helpText, intOption, numberOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
+import { intOption, numberOption, parseCommand, type CommandSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_COMPLETENESS_TOLERANCE, DEFAULT_EXPLAIN_BATCH, DEFAULT_TOP, Explainer, type ExplainerOptions, type ImageExplanation, type ImageResult, type ImageSource } from '../explain/explain.ts';
 import { imageEntry, type ImageEntry } from '../explain/schema.ts';
@@ -66,10 +66,6 @@ export function formatExplanation(r: ImageExplanation, position: string): string
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (values.help) {
-    process.stdout.write(helpText(spec));
-    return ExitCode.ok;
-  }
   if (typeof values.net !== 'string') throw new UsageError("explain: --net NET_DIR is required\nRun 'protolens explain --help' for usage.");
   if (positionals.length === 0) throw new UsageError("explain: expected at least one IMAGE\nRun 'protolens explain --help' for usage.");
   const opts: ExplainerOptions = {

@@ -1,5 +1,5 @@
 /** `protolens export --net NET_DIR --out FILE.onnx`: the explained model as one ONNX file (library: src/export/onnx-export.ts). */
-import { helpText, intOption, oneOfOption, parseCommand, type CommandSpec } from './args.ts';
+import { intOption, oneOfOption, parseCommand, type CommandSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_EXPORT_HEATMAPS, HEATMAP_MODES, exportExplainedModel, type ExportResult } from '../export/onnx-export.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
@@ -43,10 +43,6 @@ export function formatExport(r: ExportResult): string {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (values.help) {
-    process.stdout.write(helpText(spec));
-    return ExitCode.ok;
-  }
   if (typeof values.net !== 'string') throw new UsageError("export: --net NET_DIR is required\nRun 'protolens export --help' for usage.");
   if (typeof values.out !== 'string' || values.out === '') throw new UsageError("export: --out FILE.onnx is required\nRun 'protolens export --help' for usage.");
   if (positionals.length > 0) throw new UsageError(`export: unexpected argument '${positionals[0]}'\nRun 'protolens export --help' for usage.`);

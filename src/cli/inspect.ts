@@ -1,5 +1,5 @@
 /** `protolens inspect MODEL`: load a classifier, show its GAP + linear head and the logit check. */
-import { helpText, intOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
+import { intOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { HEAD_CHECK_BATCH, HEAD_CHECK_SEED, loadClassifier, type LoadClassifierOptions } from '../model/classifier.ts';
 import { HEAD_CHECK_TOLERANCE } from '../model/logit-check.ts';
@@ -96,10 +96,6 @@ export function formatSummary(s: ClassifierSummary): string {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (values.help) {
-    process.stdout.write(helpText(spec));
-    return ExitCode.ok;
-  }
   if (positionals.length !== 1) throw new UsageError(`inspect: expected one MODEL path, got ${positionals.length}\nRun 'protolens inspect --help' for usage.`);
   const classifier = await loadClassifier(positionals[0], optionsFrom(values));
   try {

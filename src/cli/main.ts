@@ -4,6 +4,7 @@
  */
 import { ExitCode, ProtolensError } from '../util/errors.ts';
 import { commands } from './commands.ts';
+import { helpText } from './args.ts';
 
 const VERSION = '0.1.0';
 
@@ -38,6 +39,11 @@ export async function main(argv: string[]): Promise<number> {
   if (!cmd) {
     process.stderr.write(`protolens: unknown command '${name}'\n\n${mainHelp()}`);
     return ExitCode.usage;
+  }
+  // Every command's --help is answered here, from the same spec that parses its options.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(helpText(cmd.spec));
+    return ExitCode.ok;
   }
   try {
     return await cmd.run(rest);

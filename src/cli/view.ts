@@ -1,5 +1,5 @@
 /** `protolens view --net NET_DIR`: a local web viewer over a network folder (library: src/viewer/server.ts). */
-import { helpText, intOption, numberOption, parseCommand, type CommandSpec } from './args.ts';
+import { intOption, numberOption, parseCommand, type CommandSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_VIEWER_HOST, DEFAULT_VIEWER_PORT, startViewer } from '../viewer/server.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
@@ -42,10 +42,6 @@ function interrupted(): Promise<string> {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (values.help) {
-    process.stdout.write(helpText(spec));
-    return ExitCode.ok;
-  }
   if (typeof values.net !== 'string') throw new UsageError("view: --net NET_DIR is required\nRun 'protolens view --help' for usage.");
   if (positionals.length > 0) throw new UsageError(`view: unexpected argument '${positionals[0]}'\nRun 'protolens view --help' for usage.`);
   const port = intOption(values, 'port', 0)!;

@@ -38,11 +38,6 @@ export async function readClassList(path: string): Promise<string[]> {
   return names;
 }
 
-interface Walked {
-  files: string[];
-  ignored: IgnoredFile[];
-}
-
 async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
