@@ -14,10 +14,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildNetwork } from '../src/build/index.ts';
+import { buildNetwork } from '../src/builder/index.ts';
 import { generatePartsDataset } from '../src/data/synthetic/index.ts';
 import { evaluateNetwork } from '../src/evaluate/evaluate-network.ts';
-import { buildResNetLike } from '../src/model/synthetic-nets.ts';
+import { buildResNetLike } from '../test/helpers/synthetic-nets.ts';
 
 const { values } = parseArgs({
   options: {

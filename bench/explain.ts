@@ -24,13 +24,13 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { loadImage, makePreprocessConfig } from '../src/data/index.ts';
-import { rankClasses, softmax, termMaps } from '../src/explain/contributions.ts';
+import { rankClasses, softmax, termMaps } from '../src/network/contributions.ts';
 import { Explainer } from '../src/explain/explain.ts';
 import { PictureWriter } from '../src/explain/report.ts';
-import { strongestRegion } from '../src/explain/strongest-region.ts';
+import { strongestRegion } from '../src/pictures/strongest-region.ts';
 import { loadClassifier } from '../src/model/classifier.ts';
-import { buildResNet18 } from '../src/model/synthetic-nets.ts';
-import { NETWORK_SCHEMA, saveNetwork, type NetworkManifest } from '../src/prototypes/network.ts';
+import { buildResNet18 } from '../test/helpers/synthetic-nets.ts';
+import { NETWORK_SCHEMA, saveNetwork, type NetworkManifest } from '../src/network/artifact.ts';
 import { Rng } from '../src/util/random.ts';
 import { createHash } from 'node:crypto';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { loadClassifier } from '../src/model/classifier.ts';
-import { buildResNet18 } from '../src/model/synthetic-nets.ts';
+import { buildResNet18 } from '../test/helpers/synthetic-nets.ts';
 import { batches } from '../src/data/batches.ts';
 import { loadImage } from '../src/data/load.ts';
 import { makePreprocessConfig } from '../src/data/preprocess-config.ts';

@@ -1,12 +1,12 @@
 /** `protolens build --model M.onnx --data DIR`: build the part-prototype network artifact. */
 import { intOption, oneOfOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
-import { buildNetwork } from '../build/build.ts';
-import { DEFAULT_CACHE_NAME, type BuildOptions } from '../build/options.ts';
-import { buildSummary, formatBuildSummary } from '../build/summary.ts';
+import { buildNetwork } from '../builder/build.ts';
+import { DEFAULT_CACHE_NAME, type BuildOptions } from '../builder/options.ts';
+import { buildSummary, formatBuildSummary } from '../builder/summary.ts';
 import { preprocessCliOptions, preprocessFromArgs, parseSize, type PreprocessOptions } from '../data/index.ts';
 import { BuildInterrupted } from '../features/extract.ts';
-import { DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLARS } from '../prototypes/exemplars.ts';
+import { DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLARS } from '../builder/exemplars.ts';
 import type { DecomposeOptions } from '../prototypes/options.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';

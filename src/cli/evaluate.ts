@@ -1,14 +1,14 @@
 /** `protolens evaluate --net NET_DIR --data DIR`: fidelity, consistency, stability, deletion/insertion and axioms (library: src/evaluate/evaluate-network.ts). */
 import { intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
-import { DEFAULT_AXIOM_IMAGES } from '../evaluate/axioms-metric.ts';
-import { DEFAULT_DELETION_BATCH, DEFAULT_DELETION_IMAGES } from '../evaluate/deletion-metric.ts';
-import type { Substrate } from '../evaluate/deletion.ts';
+import { DEFAULT_AXIOM_IMAGES } from '../evaluate/metrics/axioms.ts';
+import { DEFAULT_DELETION_BATCH, DEFAULT_DELETION_IMAGES } from '../evaluate/metrics/deletion.ts';
+import type { Substrate } from '../evaluate/protocols/deletion-curves.ts';
 import { DEFAULT_EVALUATION_BATCH, evaluateNetwork, type EvaluateProgress } from '../evaluate/evaluate-network.ts';
-import { DEFAULT_FIDELITY_TOLERANCE } from '../evaluate/fidelity-metric.ts';
-import { METRIC_NAMES, type MetricName } from '../evaluate/report.ts';
-import { formatResultsMarkdown } from '../evaluate/results-markdown.ts';
-import { PROTOTYPE_SET_NAMES, type PrototypeSetName } from '../evaluate/prototype-sets.ts';
+import { DEFAULT_FIDELITY_TOLERANCE } from '../evaluate/metrics/fidelity.ts';
+import { METRIC_NAMES, type MetricName } from '../evaluate/output/report.ts';
+import { formatResultsMarkdown } from '../evaluate/output/results-markdown.ts';
+import { PROTOTYPE_SET_NAMES, type PrototypeSetName } from '../evaluate/context/prototype-sets.ts';
 import type { DatasetFormat, Split } from '../data/index.ts';
 import { Progress } from '../util/progress.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';

@@ -3,7 +3,7 @@ import { intOption, numberOption, parseCommand, type CommandSpec } from './args.
 import type { Command } from './commands.ts';
 import { DEFAULT_COMPLETENESS_TOLERANCE, DEFAULT_EXPLAIN_BATCH, DEFAULT_TOP, Explainer, type ExplainerOptions, type ImageExplanation, type ImageResult, type ImageSource } from '../explain/explain.ts';
 import { imageEntry, type ImageEntry } from '../explain/schema.ts';
-import { DEFAULT_BOX_PERCENTILE } from '../explain/strongest-region.ts';
+import { DEFAULT_BOX_PERCENTILE } from '../pictures/strongest-region.ts';
 import { datasetImageSources } from '../explain/dataset-images.ts';
 import { Progress } from '../util/progress.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';

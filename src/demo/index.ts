@@ -6,9 +6,9 @@ export { prepareDemoFolder, DEMO_CLAIM_FILE, DEMO_LAYOUT } from './output-folder
 export { classifySplit, argmax, type TestPassResult, type Misclassified } from './test-pass.ts';
 export { chooseImages, type ChosenImage } from './choose-images.ts';
 export { renderDemoPage } from './page.ts';
-export { pageClasses, attributeView, describePreprocess, type PageClassInputs } from './page-assemble.ts';
+export { pageClasses, attributeView, describePreprocess, type PageClassInputs } from '../html/page-classes.ts';
 export { evaluationView } from './page-evaluation.ts';
 export { brokenReferences, pageReferences } from './page-links.ts';
-export type * from './page-data.ts';
+export type * from '../html/page-data.ts';
 export { formatDemoSummary, DEMO_SUMMARY_SCHEMA, DEMO_SUMMARY_VERSION, type DemoSummary, type SetFigures } from './summary.ts';
-export { runDemoCli, demoSpec, demoOptionsFromArgs } from './cli.ts';
+export { runDemoCli, demoSpec, demoOptionsFromArgs } from '../cli/demo.ts';

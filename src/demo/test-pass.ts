@@ -6,7 +6,7 @@
  */
 import { batches, type Dataset, type ImageItem, type PreprocessConfig } from '../data/index.ts';
 import type { Classifier } from '../model/classifier.ts';
-import { softmax } from '../explain/contributions.ts';
+import { softmax } from '../network/contributions.ts';
 
 /** A test image the model got wrong. */
 export interface Misclassified {

@@ -5,9 +5,9 @@
  */
 import { InputError } from '../util/errors.ts';
 import { Rng } from '../util/random.ts';
-import { classMap, compareWithRandom, GaussianBlur, type CausalMode, type Substrate } from './deletion.ts';
-import { argmaxRow } from './fidelity-metric.ts';
-import { batchCount, type EvaluationContext, type Metric } from './metric.ts';
+import { classMap, compareWithRandom, GaussianBlur, type CausalMode, type Substrate } from './protocols/deletion-curves.ts';
+import { argmaxRow } from './metrics/fidelity.ts';
+import { batchCount, type EvaluationContext, type Metric } from './context/metric.ts';
 
 export interface CausalMetricOptions {
   /** Curves to run (default both). */

@@ -17,22 +17,22 @@
  */
 import { resolve } from 'node:path';
 import { checkClassCount, samePreprocess, type DatasetFormat, type Failure, type PreprocessConfig, type Split } from '../data/index.ts';
-import { generatorVersion } from '../build/manifest.ts';
-import type { Network } from '../prototypes/network.ts';
+import { generatorVersion } from '../network/manifest-fields.ts';
+import type { Network } from '../network/artifact.ts';
 import { InputError } from '../util/errors.ts';
-import { axiomsMetric, type AxiomsOptions, type AxiomsReport } from './axioms-metric.ts';
-import { deletionMetric, type DeletionOptions, type DeletionReport } from './deletion-metric.ts';
-import { forwardBatches, openEvaluationData, type EvaluationData } from './evaluation-data.ts';
-import { writeEvaluationOutputs } from './evaluation-output.ts';
-import { MapsCollector } from './maps-export.ts';
-import { fidelityMetric, type FidelityOptions, type FidelityReport } from './fidelity-metric.ts';
-import type { Metric } from './metric.ts';
-import { NetworkEvaluationModel, type ForwardBatch, type NetworkEvaluationContext } from './network-model.ts';
-import { protocolPreprocess, type PartsVariant } from './parts-protocol.ts';
-import { partsSetsMetric, type PartsSetsOptions, type PartsSetsReport } from './parts-sets-metric.ts';
-import { PROTOTYPE_SET_NAMES, type PrototypeSetName } from './prototype-sets.ts';
-import { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, type EvaluationReport, type MetricName } from './report.ts';
-import { SharedPass } from './shared-pass.ts';
+import { axiomsMetric, type AxiomsOptions, type AxiomsReport } from './metrics/axioms.ts';
+import { deletionMetric, type DeletionOptions, type DeletionReport } from './metrics/deletion.ts';
+import { forwardBatches, openEvaluationData, type EvaluationData } from './context/evaluation-data.ts';
+import { writeEvaluationOutputs } from './output/folder.ts';
+import { MapsCollector } from './output/maps-export.ts';
+import { fidelityMetric, type FidelityOptions, type FidelityReport } from './metrics/fidelity.ts';
+import type { Metric } from './context/metric.ts';
+import { NetworkEvaluationModel, type ForwardBatch, type NetworkEvaluationContext } from './context/network-model.ts';
+import { protocolPreprocess, type PartsVariant } from './protocols/parts.ts';
+import { partsSetsMetric, type PartsSetsOptions, type PartsSetsReport } from './metrics/parts-sets.ts';
+import { PROTOTYPE_SET_NAMES, type PrototypeSetName } from './context/prototype-sets.ts';
+import { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, type EvaluationReport, type MetricName } from './output/report.ts';
+import { SharedPass } from './context/shared-pass.ts';
 
 /** Images per model call in the evaluation passes, unless the model fixes its batch size. */
 export const DEFAULT_EVALUATION_BATCH = 32;

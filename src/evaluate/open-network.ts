@@ -7,8 +7,8 @@
  */
 import type { PreprocessConfig } from '../data/index.ts';
 import type { Classifier } from '../model/classifier.ts';
-import { loadNetwork, type Network } from '../prototypes/network.ts';
-import { openNetworkModel } from '../prototypes/network-model.ts';
+import { loadNetwork, type Network } from '../network/artifact.ts';
+import { openNetworkModel } from '../network/open.ts';
 
 export interface OpenNetworkOptions {
   /** Model file instead of the manifest's; it must have the recorded SHA-256. */

@@ -11,7 +11,7 @@ import { access, readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { CheckError, InputError } from '../util/errors.ts';
-import type { Box } from './render-percentile.ts';
+import type { Box } from '../pictures/percentile.ts';
 
 /** One exemplar patch of a prototype: a crop of a training image that activates it strongly. */
 export interface CardExemplar {

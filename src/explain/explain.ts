@@ -16,18 +16,18 @@
 import { resolve } from 'node:path';
 import { DecodeFailure, loadImage, type ImageItem, type PreprocessConfig, type RgbImage } from '../data/index.ts';
 import type { Classifier } from '../model/classifier.ts';
-import { loadNetwork, type Network } from '../prototypes/network.ts';
-import { openNetworkModel } from '../prototypes/network-model.ts';
-import type { ExemplarEntry } from '../prototypes/exemplars.ts';
+import { loadNetwork, type Network } from '../network/artifact.ts';
+import { openNetworkModel } from '../network/open.ts';
+import type { ExemplarEntry } from '../builder/exemplars.ts';
 import { CheckError, InputError, UsageError } from '../util/errors.ts';
-import { resolveClassName } from './class-names.ts';
-import { rankClasses, softmax, termMaps } from './contributions.ts';
-import { readNetworkExemplars, type NetworkExemplars } from './exemplar-index.ts';
-import type { Box } from './render-percentile.ts';
-import { DEFAULT_BOX_PERCENTILE, strongestRegion } from './strongest-region.ts';
+import { resolveClassName } from '../network/class-names.ts';
+import { rankClasses, softmax, termMaps } from '../network/contributions.ts';
+import { readNetworkExemplars, type NetworkExemplars } from '../network/exemplar-index.ts';
+import type { Box } from '../pictures/percentile.ts';
+import { DEFAULT_BOX_PERCENTILE, strongestRegion } from '../pictures/strongest-region.ts';
 import { PictureWriter, type ImagePictures, type PictureOptions } from './report.ts';
 import { EXPLANATION_SCHEMA, EXPLANATION_SCHEMA_VERSION, explanationDocument, imageEntry, type DocumentHeader, type ExplanationDocument, type ImageEntry } from './schema.ts';
-import { generatorVersion } from '../build/manifest.ts';
+import { generatorVersion } from '../network/manifest-fields.ts';
 
 /** Classes reported per image by default (fewer when the model has fewer). */
 export const DEFAULT_TOP = 5;

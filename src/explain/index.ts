@@ -2,5 +2,5 @@
 export * from './explain.ts';
 export * from './schema.ts';
 export { PictureWriter, pictureScale, safeStem, type PictureOptions, type ImagePictures } from './report.ts';
-export * from './render.ts';
+export * from '../pictures/index.ts';
 export * from './card.ts';

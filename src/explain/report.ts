@@ -19,11 +19,11 @@ import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { InputError } from '../util/errors.ts';
 import { escapeHtml, writeCard, type CardData, type CardPrototype } from './card.ts';
 import type { Explainer, ImageExplanation } from './explain.ts';
-import { combinedView } from './render-combined.ts';
-import { encodePng } from './render-image.ts';
-import { overlay } from './render-overlay.ts';
+import { combinedView } from '../pictures/combined.ts';
+import { encodePng } from '../pictures/image.ts';
+import { overlay } from '../pictures/overlay.ts';
 import type { ExplanationDocument } from './schema.ts';
-import { strongestRegion } from './strongest-region.ts';
+import { strongestRegion } from '../pictures/strongest-region.ts';
 
 /** Options of the pictures. */
 export interface PictureOptions {

@@ -6,7 +6,7 @@
  */
 import type { PreprocessConfig } from '../data/index.ts';
 import type { ExplainedTerm, ImageResult } from './explain.ts';
-import type { Box } from './render-percentile.ts';
+import type { Box } from '../pictures/percentile.ts';
 
 export const EXPLANATION_SCHEMA = 'protolens.explanation';
 export const EXPLANATION_SCHEMA_VERSION = 1;

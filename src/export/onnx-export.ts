@@ -20,11 +20,11 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import type { Classifier } from '../model/classifier.ts';
 import { isExternal } from '../model/tensor-data.ts';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.ts';
-import { loadNetwork, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, type Network } from '../prototypes/network.ts';
-import { openNetworkModel } from '../prototypes/network-model.ts';
+import { loadNetwork, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, type Network } from '../network/artifact.ts';
+import { openNetworkModel } from '../network/open.ts';
 import { CheckError, InputError, UsageError } from '../util/errors.ts';
 import { Rng } from '../util/random.ts';
-import { generatorVersion } from '../build/manifest.ts';
+import { generatorVersion } from '../network/manifest-fields.ts';
 import { addExplanationOutputs, HEATMAP_MODES, type ExplanationOutputNames, type ExportedOutput, type HeatmapMode } from './explanation-graph.ts';
 
 export { HEATMAP_MODES, type HeatmapMode, type ExportedOutput, type ExplanationOutputNames } from './explanation-graph.ts';

@@ -5,5 +5,5 @@ export * from './input.ts';
 export * from './logit-check.ts';
 export * from './surgery.ts';
 export * from './summary.ts';
-export * from './synthetic-nets.ts';
+export * from '../../test/helpers/synthetic-nets.ts';
 export { GraphIndex, type NodeRef, type DeclaredDim } from './graph.ts';

@@ -4,9 +4,9 @@
  * are shifted per channel for the factorisation only (by the solver, which records the shift and
  * warns); heatmaps always use the real F.
  */
-import { nmf } from '../linalg/nmf.ts';
+import { nmf } from '../linalg/nmf/nmf.ts';
 import type { ResolvedOptions } from './options.ts';
-import { maxAbs, scaled32, unitScale } from './scale.ts';
+import { maxAbs, scaled32, unitScale } from './power-of-two.ts';
 
 export interface Discovery {
   /** k x D initial prototypes (non-negative). */

@@ -8,7 +8,7 @@ import { FeatureProducts } from './feature-products.ts';
 import { groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, type Groups } from './heatmap-objective.ts';
 import type { ResolvedOptions } from './options.ts';
 import { channelAffinity, objectiveAt, splitGradient, splitNelderMead, splitUniform, type SplitProblem, type SplitResult } from './residual-split.ts';
-import { maxAbs, scaled32, unitScale } from './scale.ts';
+import { maxAbs, scaled32, unitScale } from './power-of-two.ts';
 import { scalePrototypes } from './scaling.ts';
 
 /** One class's features and head vector. F: N x D row-major, N = n·hw, rows grouped by image. */

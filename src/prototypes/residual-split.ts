@@ -19,9 +19,9 @@
  */
 import type { FeatureProducts } from './feature-products.ts';
 import type { HeatmapObjective } from './heatmap-objective.ts';
-import { minimizeLbfgs } from './lbfgs.ts';
-import { nelderMeadAsync } from './nelder-mead-async.ts';
-import { minimizeOnSimplices } from './simplex-spg.ts';
+import { minimizeLbfgs } from '../linalg/optim/lbfgs.ts';
+import { nelderMeadAsync } from '../linalg/optim/nelder-mead.ts';
+import { minimizeOnSimplices } from '../linalg/optim/simplex-spg.ts';
 import type { ResolvedOptions } from './options.ts';
 
 /** One class's split problem. All arrays are row-major; k x D unless noted. */

@@ -4,9 +4,9 @@
  * explain form that uploads an image to POST /api/explain and shows the returned card in a frame.
  * Self-contained: inline CSS and script, no external resources.
  */
-import { gallerySection, PROTOTYPE_BLOCK_CSS } from '../demo/page-gallery.ts';
-import { esc, num } from '../demo/page-format.ts';
-import type { PageClass } from '../demo/page-data.ts';
+import { gallerySection, PROTOTYPE_BLOCK_CSS } from '../html/gallery.ts';
+import { esc, num } from '../html/format.ts';
+import type { PageClass } from '../html/page-data.ts';
 
 /** What the page shows. */
 export interface ViewerPageData {

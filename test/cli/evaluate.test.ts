@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { argmaxFirst, resizeCubicCv2 } from '../../src/evaluate/resize-cv2.ts';
+import { argmaxFirst, resizeCubicCv2 } from '../../src/pictures/resize-cv2.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import { makePlantedFixture, tamperedCopy, type PlantedFixture } from '../evaluate/planted-net.ts';
 

@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModel, node, tensor, valueInfo } from '../../src/onnx/builder.ts';
-import { buildResNetLike } from '../../src/model/synthetic-nets.ts';
-import { buildHeadModel } from '../../src/model/testing.ts';
+import { buildResNetLike } from '../helpers/synthetic-nets.ts';
+import { buildHeadModel } from '../helpers/head-models.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'protolens-inspect-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

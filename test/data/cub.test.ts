@@ -8,7 +8,7 @@ import { cropFromBox, computeGeometry, mapPoint } from '../../src/data/geometry.
 import { decodeForDisplay, loadImage } from '../../src/data/load.ts';
 import { openDataset } from '../../src/data/open.ts';
 import { makePreprocessConfig } from '../../src/data/preprocess-config.ts';
-import { partColour, writeCubFixture } from '../../src/data/testing.ts';
+import { partColour, writeCubFixture } from '../helpers/cub-fixture.ts';
 import type { ImageItem } from '../../src/data/types.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { pixel, withTmp } from './helpers.ts';

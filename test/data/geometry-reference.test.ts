@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { computeGeometry, mapPoint } from '../../src/data/geometry.ts';
 import { makePreprocessConfig } from '../../src/data/preprocess-config.ts';
-import { mapPointReference } from '../../src/evaluate/parts-protocol.ts';
+import { mapPointReference } from '../../src/evaluate/protocols/parts.ts';
 
 // EvalProtoPNet: ratio_x = loc_x / (x2 - x1); re_loc_x = int(img_size * ratio_x) — ratio first, in double.
 const reference = (px: number, x1: number, x2: number, S: number) => Math.trunc(S * ((px - x1) / (x2 - x1)));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { loadImage, openDataset, validatePreprocessConfig } from '../../src/data/index.ts';
-import type { EvaluationReport } from '../../src/evaluate/report.ts';
+import type { EvaluationReport } from '../../src/evaluate/output/report.ts';
 import type { ExplanationDocument } from '../../src/explain/schema.ts';
 import type { DemoSummary } from '../../src/demo/summary.ts';
 import { DEFAULT_DEMO_MODEL } from '../../src/demo/options.ts';

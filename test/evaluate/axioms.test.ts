@@ -9,7 +9,7 @@ import {
   linearLogit,
   type ContributionFn,
   type Decomposition,
-} from '../../src/evaluate/axioms.ts';
+} from '../../src/evaluate/protocols/axioms.ts';
 import { Rng } from '../../src/util/random.ts';
 
 test('contributions by hand: means of the prototype maps', () => {

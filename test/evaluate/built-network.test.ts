@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { buildNetwork } from '../../src/build/index.ts';
+import { buildNetwork } from '../../src/builder/index.ts';
 import { loadImage, openDataset, validatePreprocessConfig } from '../../src/data/index.ts';
-import { writeCubFixture, type CubFixture } from '../../src/data/testing.ts';
+import { writeCubFixture, type CubFixture } from '../helpers/cub-fixture.ts';
 import { evaluateNetwork } from '../../src/evaluate/evaluate-network.ts';
-import { buildResNetLike } from '../../src/model/synthetic-nets.ts';
-import { loadNetwork } from '../../src/prototypes/network.ts';
+import { buildResNetLike } from '../helpers/synthetic-nets.ts';
+import { loadNetwork } from '../../src/network/artifact.ts';
 
 let dir: string;
 let cub: CubFixture;

@@ -13,7 +13,7 @@ import {
   stepCount,
   substrateImage,
   type ScoreFn,
-} from '../../src/evaluate/deletion.ts';
+} from '../../src/evaluate/protocols/deletion-curves.ts';
 import { buildModel, int64Tensor, node, tensor, valueInfo } from '../../src/onnx/builder.ts';
 import { InputError } from '../../src/util/errors.ts';
 

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PartLocation } from '../../src/data/types.ts';
 import { causalMetric } from '../../src/evaluate/causal-metric.ts';
-import type { EvaluationBatch } from '../../src/evaluate/metric.ts';
-import { partsMetric } from '../../src/evaluate/parts-metric.ts';
+import type { EvaluationBatch } from '../../src/evaluate/context/metric.ts';
+import { partsMetric } from '../../src/evaluate/metrics/parts.ts';
 import { blobImage, contextOf, SIZE, tinyModel } from './tiny-model.ts';
 
 const part = (partId: number, x: number, y: number, visible = true): PartLocation => ({ partId, x, y, visible });

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateNetwork } from '../../src/evaluate/evaluate-network.ts';
-import { forwardBatches, openEvaluationData } from '../../src/evaluate/evaluation-data.ts';
-import { NetworkEvaluationModel, type NetworkEvaluationContext } from '../../src/evaluate/network-model.ts';
-import { partsMetric } from '../../src/evaluate/parts-metric.ts';
-import { protocolPreprocess } from '../../src/evaluate/parts-protocol.ts';
+import { forwardBatches, openEvaluationData } from '../../src/evaluate/context/evaluation-data.ts';
+import { NetworkEvaluationModel, type NetworkEvaluationContext } from '../../src/evaluate/context/network-model.ts';
+import { partsMetric } from '../../src/evaluate/metrics/parts.ts';
+import { protocolPreprocess } from '../../src/evaluate/protocols/parts.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import { BIASES, makePlantedFixture, MAP, SIZE, tamperedCopy, type PlantedFixture } from './planted-net.ts';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imageNoise, perturbBatch } from '../../src/evaluate/noise.ts';
+import { imageNoise, perturbBatch } from '../../src/evaluate/protocols/noise.ts';
 import { InputError } from '../../src/util/errors.ts';
 
 test('noise: clipped N(0, 0.2) with the clipped share of a normal distribution', () => {

@@ -15,7 +15,7 @@ import {
   protocolPreprocess,
   regionAround,
   visibleMask,
-} from '../../src/evaluate/parts-protocol.ts';
+} from '../../src/evaluate/protocols/parts.ts';
 import { InputError } from '../../src/util/errors.ts';
 
 const S: [number, number] = [224, 224];
@@ -67,7 +67,7 @@ test('scorer: first maximum in row-major order wins a tie; maps at input size ar
 test('scorer at feature resolution: the 7x7 one-hot tie resolves where OpenCV puts it', () => {
   // From the OpenCV fixture: a 7x7 map with a single 1 at the centre upsamples (224 x 224) to four
   // symmetric candidates (111|112, 111|112); OpenCV's first maximum is (111, 111).
-  const fx = JSON.parse(readFileSync(new URL('./fixtures/cv2-resize.json', import.meta.url), 'utf8'));
+  const fx = JSON.parse(readFileSync(new URL('../pictures/fixtures/cv2-resize.json', import.meta.url), 'utf8'));
   const c = fx.cases.find((x: { h: number; H: number; W: number }) => x.h === 7 && x.H === 224 && x.W === 224);
   const i = c.maps.findIndex((m: number[]) => m.filter((v) => v !== 0).length === 1 && m[24] === 1);
   const cvRow = Math.floor(c.argmax[i] / 224);

@@ -21,10 +21,10 @@ import { cpSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makePreprocessConfig } from '../../src/data/index.ts';
-import { writeCubFixture, type CubFixture } from '../../src/data/testing.ts';
+import { writeCubFixture, type CubFixture } from '../helpers/cub-fixture.ts';
 import { buildModel, node, tensor, valueInfo } from '../../src/onnx/builder.ts';
 import { readSafetensors, tensorOf, writeSafetensors } from '../../src/io/safetensors.ts';
-import { NETWORK_SCHEMA, saveNetwork, TENSORS_FILE, type NetworkManifest } from '../../src/prototypes/network.ts';
+import { NETWORK_SCHEMA, saveNetwork, TENSORS_FILE, type NetworkManifest } from '../../src/network/artifact.ts';
 
 export const SIZE = 64;
 export const CELL = 8;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrototypeHead } from '../../src/evaluate/prototype-head.ts';
-import { prototypeSets, randomConvexSplit } from '../../src/evaluate/prototype-sets.ts';
+import { PrototypeHead } from '../../src/evaluate/context/prototype-head.ts';
+import { prototypeSets, randomConvexSplit } from '../../src/evaluate/context/prototype-sets.ts';
 import { Rng } from '../../src/util/random.ts';
 
 function randn(n: number, rng: Rng, scale = 1): Float32Array {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SharedPass } from '../../src/evaluate/shared-pass.ts';
+import { SharedPass } from '../../src/evaluate/context/shared-pass.ts';
 
 /** A counted source of 0..n-1; `live` tracks items produced and not yet dropped by the test. */
 function source(n: number, log: { produced: number; closed: boolean; failAt?: number }) {

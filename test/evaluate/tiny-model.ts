@@ -4,7 +4,7 @@
  * (class c reads channels c and c + 1), probabilities = softmax(gain * (channel means summed per class)).
  */
 import * as ort from 'onnxruntime-node';
-import type { EvaluationBatch, EvaluationContext, EvaluationModel } from '../../src/evaluate/metric.ts';
+import type { EvaluationBatch, EvaluationContext, EvaluationModel } from '../../src/evaluate/context/metric.ts';
 import { buildModel, node, tensor, valueInfo } from '../../src/onnx/builder.ts';
 
 export const SIZE = 32;

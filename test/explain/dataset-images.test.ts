@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { writeCubFixture } from '../../src/data/testing.ts';
+import { writeCubFixture } from '../helpers/cub-fixture.ts';
 import { datasetImageSources } from '../../src/explain/dataset-images.ts';
 
 test('image paths are matched to their dataset items (with boxes), in the order given; unknown paths stay paths', async () => {

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { makePreprocessConfig, type ImageItem, type PreprocessConfig, loadImage } from '../../src/data/index.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
-import { buildResNetLike } from '../../src/model/synthetic-nets.ts';
-import { ExemplarScorer, exemplarIndexHeader, writeClassExemplars, writeExemplarIndex, EXEMPLAR_INDEX_FILE, type ClassExemplars } from '../../src/prototypes/exemplars.ts';
-import { NETWORK_SCHEMA, saveNetwork, type NetworkManifest } from '../../src/prototypes/network.ts';
+import { buildResNetLike } from '../helpers/synthetic-nets.ts';
+import { ExemplarScorer, exemplarIndexHeader, writeClassExemplars, writeExemplarIndex, EXEMPLAR_INDEX_FILE, type ClassExemplars } from '../../src/builder/exemplars.ts';
+import { NETWORK_SCHEMA, saveNetwork, type NetworkManifest } from '../../src/network/artifact.ts';
 import { Rng } from '../../src/util/random.ts';
 
 export const CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

@@ -2,13 +2,13 @@
 // box (against the sort-based references of percentile-reference.ts), the map product, softmax and ranking.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closestNames, editDistance, resolveClassName } from '../../src/explain/class-names.ts';
-import { rankClasses, softmax, termMaps } from '../../src/explain/contributions.ts';
-import { upsampleMap } from '../../src/explain/render.ts';
-import { boxAtPercentile, percentileBySelection, strongestRegion } from '../../src/explain/strongest-region.ts';
+import { closestNames, editDistance, resolveClassName } from '../../src/network/class-names.ts';
+import { rankClasses, softmax, termMaps } from '../../src/network/contributions.ts';
+import { upsampleMap } from '../../src/pictures/index.ts';
+import { boxAtPercentile, percentileBySelection, strongestRegion } from '../../src/pictures/strongest-region.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';
-import { percentile, percentileBox } from './percentile-reference.ts';
+import { percentile, percentileBox } from '../pictures/percentile-reference.ts';
 
 test('editDistance: hand-computed distances (Levenshtein plus adjacent swaps)', () => {
   assert.equal(editDistance('kitten', 'sitting'), 3);

@@ -10,11 +10,11 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { loadImage } from '../../src/data/index.ts';
 import { Explainer, explainImages, type ImageExplanation, type ImageResult } from '../../src/explain/explain.ts';
-import { percentileBox, upsampleMap } from '../../src/explain/render.ts';
+import { percentileBox, upsampleMap } from '../../src/pictures/index.ts';
 import { EXPLANATION_SCHEMA, imageEntry, type ExplanationDocument } from '../../src/explain/schema.ts';
 import { decodeModel, encodeModel } from '../../src/onnx/proto.ts';
 import { valueInfo } from '../../src/onnx/builder.ts';
-import { loadNetwork } from '../../src/prototypes/network.ts';
+import { loadNetwork } from '../../src/network/artifact.ts';
 import { CheckError, InputError, UsageError } from '../../src/util/errors.ts';
 import { CLASS_NAMES, K, SIZE, makeExplainFixture, type ExplainFixture } from './explain-fixture.ts';
 

@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadImage, makePreprocessConfig, openDataset, type ImageItem } from '../../src/data/index.ts';
-import { writeCubFixture, type CubFixture } from '../../src/data/testing.ts';
+import { writeCubFixture, type CubFixture } from '../helpers/cub-fixture.ts';
 import { BuildInterrupted, checkPreprocessFits, extractClass } from '../../src/features/extract.ts';
 import { capItems, fingerprintItems } from '../../src/features/selection.ts';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.ts';
-import { buildResNetLike } from '../../src/model/synthetic-nets.ts';
+import { buildResNetLike } from '../helpers/synthetic-nets.ts';
 import { CheckError, InputError } from '../../src/util/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'protolens-extract-'));

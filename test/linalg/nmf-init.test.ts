@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { nndsvda, randomizedSvd, type RangeProducts } from '../../src/linalg/nmf-init.ts';
+import { nndsvda, randomizedSvd, type RangeProducts } from '../../src/linalg/nmf/init.ts';
 import { Rng } from '../../src/util/random.ts';
 import { lowRankPlusNoise } from './fixtures.ts';
 

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { buildModel, node, tensor, valueInfo } from '../../src/onnx/builder.ts';
 import { DataType } from '../../src/onnx/proto.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
-import { buildResNetLike } from '../../src/model/synthetic-nets.ts';
-import { buildHeadModel } from '../../src/model/testing.ts';
+import { buildResNetLike } from '../helpers/synthetic-nets.ts';
+import { buildHeadModel } from '../helpers/head-models.ts';
 import { CheckError, InputError } from '../../src/util/errors.ts';
 import { tempDir, writeModel } from './fixtures.ts';
 

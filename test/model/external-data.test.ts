@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { rmSync, truncateSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadClassifier } from '../../src/model/classifier.ts';
-import { buildResNetLike } from '../../src/model/synthetic-nets.ts';
-import { externalizeInitializers } from '../../src/model/testing.ts';
+import { buildResNetLike } from '../helpers/synthetic-nets.ts';
+import { externalizeInitializers } from '../helpers/head-models.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { maxAbsDiff, patternInput, writeModel } from './fixtures.ts';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadClassifier } from '../../src/model/classifier.ts';
 import { composeAffine, foldHead } from '../../src/model/fold.ts';
-import { buildHeadModel, type HeadModelSpec } from '../../src/model/testing.ts';
+import { buildHeadModel, type HeadModelSpec } from '../helpers/head-models.ts';
 import { writeModel } from './fixtures.ts';
 
 const D = 6;

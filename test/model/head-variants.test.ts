@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { buildModel, int64Tensor, node, tensor, valueInfo } from '../../src/onnx/builder.ts';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.ts';
-import { buildHeadModel, type HeadModelSpec } from '../../src/model/testing.ts';
+import { buildHeadModel, type HeadModelSpec } from '../helpers/head-models.ts';
 import { maxAbs, maxAbsDiff, patternInput, referenceLogits, writeModel } from './fixtures.ts';
 
 interface Expect {

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { valueInfo } from '../../src/onnx/builder.ts';
 import { decodeModel, encodeModel } from '../../src/onnx/proto.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
-import { buildResNet18, buildResNetLike } from '../../src/model/synthetic-nets.ts';
+import { buildResNet18, buildResNetLike } from '../helpers/synthetic-nets.ts';
 import { initializer, maxAbs, maxAbsDiff, patternInput, referenceLogits, writeModel } from './fixtures.ts';
 
 test('ResNet-like net: features are the model\'s own final ReLU map (moved channels-last) and GAP + fc reproduces its logits', async () => {

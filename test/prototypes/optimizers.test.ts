@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { minimizeLbfgs } from '../../src/prototypes/lbfgs.ts';
-import { nelderMeadAsync } from '../../src/prototypes/nelder-mead-async.ts';
-import { minimizeOnSimplices, projectColumnsToSimplex } from '../../src/prototypes/simplex-spg.ts';
+import { minimizeLbfgs } from '../../src/linalg/optim/lbfgs.ts';
+import { nelderMeadAsync } from '../../src/linalg/optim/nelder-mead.ts';
+import { minimizeOnSimplices, projectColumnsToSimplex } from '../../src/linalg/optim/simplex-spg.ts';
 import { Rng } from '../../src/util/random.ts';
 
 const rosenbrock = (x: ArrayLike<number>) => 100 * (x[1] - x[0] * x[0]) ** 2 + (1 - x[0]) ** 2;

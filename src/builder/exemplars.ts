@@ -1,0 +1,250 @@
+/**
+ * Exemplars: for every prototype, the training patches that activate it most ("what" the prototype
+ * stands for). For prototype i of class c and a training image x of that class, the image's score is
+ * max over positions of x p~_i (the strongest point of the prototype's heatmap on that image). The
+ * top m images by score are the prototype's exemplars, at most one patch per image; ties go to the
+ * image listed first. Each patch is the box of the pixels at or above the 95th percentile of the
+ * map upsampled bicubically to the model's input (ProtoPNet's crop), cut from the image as the model
+ * saw it, and saved as a PNG crop plus a context PNG (the whole image with the box and a faint
+ * heatmap).
+ *
+ * Files (all paths in the index are relative to the network folder, POSIX separators):
+ *   exemplars/index.json                   the index (ExemplarIndex)
+ *   exemplars/c<class>/p<i>_<rank>.png       the patch
+ *   exemplars/c<class>/p<i>_<rank>_context.png
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { decodeForDisplay, type ImageItem, type PreprocessConfig } from '../data/index.ts';
+import { boxOnImage, crop, prototypeBox, type Box } from '../pictures/index.ts';
+import { writeJsonAtomic } from '../io/atomic.ts';
+import { buildModel, node, valueInfo } from '../onnx/builder.ts';
+import { InputError } from '../util/errors.ts';
+
+export const EXEMPLAR_INDEX_SCHEMA = 'protolens.exemplars';
+export const EXEMPLAR_INDEX_VERSION = 1;
+/** Folder of the exemplars inside a network folder, and the index file in it. */
+export const EXEMPLARS_DIR = 'exemplars';
+export const EXEMPLAR_INDEX_FILE = 'exemplars/index.json';
+/** Default number of exemplars per prototype. */
+export const DEFAULT_EXEMPLARS = 5;
+/** Default percentile of the upsampled map that makes the crop box. */
+export const DEFAULT_EXEMPLAR_PERCENTILE = 95;
+
+/** One exemplar patch. */
+export interface ExemplarEntry {
+  /** Dataset item id (the CUB image id, or the ImageFolder path relative to the root). */
+  item: string;
+  /** The source image, relative to the dataset root (POSIX separators). */
+  image: string;
+  /** max over positions of x p~_i on this image. */
+  score: number;
+  /** Feature-map position (row-major index into H x W) where the maximum is reached. */
+  position: number;
+  /** The patch in input pixels (the image as the model saw it, at the input size). */
+  box: Box;
+  /** The patch PNG, relative to the network folder. */
+  crop: string;
+  /** The context PNG (whole input image, box, faint heatmap), relative to the network folder. */
+  context: string;
+}
+
+/** Exemplars of one class: one list per prototype, best first. */
+export interface ClassExemplars {
+  index: number;
+  name: string;
+  /** Training images scored (the images whose features were used). */
+  images: number;
+  prototypes: ExemplarEntry[][];
+}
+
+/** exemplars/index.json */
+export interface ExemplarIndex {
+  schema: typeof EXEMPLAR_INDEX_SCHEMA;
+  schemaVersion: number;
+  perPrototype: number;
+  percentile: number;
+  /** How scores and boxes are defined, for readers of the file. */
+  definition: string;
+  input: { height: number; width: number };
+  featureMap: { height: number; width: number };
+  classes: ClassExemplars[];
+}
+
+/** One prototype's choice: images (indices into the class's image list) and their scores, best first. */
+export interface ExemplarChoice {
+  image: number;
+  score: number;
+}
+
+/**
+ * The top `m` images per prototype by score (n x k, row-major: scores[j * k + i] is image j's score
+ * for prototype i), best first, at most one entry per image; equal scores keep image order.
+ */
+export function selectExemplars(scores: Float32Array, n: number, k: number, m: number): ExemplarChoice[][] {
+  if (scores.length !== n * k) throw new InputError(`selectExemplars: scores have ${scores.length} values, expected n x k = ${n} x ${k}`);
+  const out: ExemplarChoice[][] = [];
+  for (let i = 0; i < k; i++) {
+    const order = Array.from({ length: n }, (_, j) => j);
+    order.sort((a, b) => scores[b * k + i] - scores[a * k + i] || a - b);
+    out.push(order.slice(0, Math.min(m, n)).map((j) => ({ image: j, score: scores[j * k + i] })));
+  }
+  return out;
+}
+
+/**
+ * Heatmaps and scores of k prototypes on one class's feature maps, in onnxruntime:
+ * M = F P^T (n x HW x k) and S = max over positions of M (n x k). One session serves every class
+ * (shapes are dynamic); one intra-op thread, so it does not compete with decomposition workers.
+ */
+export class ExemplarScorer {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  static async create(): Promise<ExemplarScorer> {
+    const model = buildModel({
+      name: 'exemplar_scores',
+      nodes: [node('MatMul', ['F', 'PT'], ['M']), node('ReduceMax', ['M'], ['S'], { axes: [1], keepdims: 0 })],
+      inputs: [valueInfo('F', ['n', 'hw', 'd']), valueInfo('PT', ['d', 'k'])],
+      outputs: [valueInfo('M', ['n', 'hw', 'k']), valueInfo('S', ['n', 'k'])],
+      opset: 17,
+    });
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+    return new ExemplarScorer(session);
+  }
+
+  /**
+   * F: n x hw x d features; P: k x d prototypes. Returns maps (n x hw x k: maps[(j * hw + p) * k + i]
+   * is x_j[p] . P[i]) and scores (n x k).
+   */
+  async score(F: Float32Array, n: number, hw: number, d: number, P: Float32Array, k: number): Promise<{ maps: Float32Array; scores: Float32Array }> {
+    if (F.length !== n * hw * d) throw new InputError(`exemplar scores: features have ${F.length} values, expected ${n} x ${hw} x ${d}`);
+    if (P.length !== k * d) throw new InputError(`exemplar scores: prototypes have ${P.length} values, expected ${k} x ${d}`);
+    const PT = new Float32Array(d * k);
+    for (let i = 0; i < k; i++) for (let c = 0; c < d; c++) PT[c * k + i] = P[i * d + c];
+    const out = await this.session.run({ F: new ort.Tensor('float32', F, [n, hw, d]), PT: new ort.Tensor('float32', PT, [d, k]) });
+    return { maps: out.M.data as Float32Array, scores: out.S.data as Float32Array };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Everything needed to make one class's exemplars. */
+export interface ClassExemplarInput {
+  classIndex: number;
+  className: string;
+  /** n x hw x d features of the images in `items` order. */
+  features: Float32Array;
+  /** The images whose features these are (same order). */
+  items: readonly ImageItem[];
+  /** Refined prototypes p~ of the class, k x d. */
+  prototypes: Float32Array;
+  k: number;
+  /** Feature map H x W and channels. */
+  H: number;
+  W: number;
+  D: number;
+}
+
+export interface ExemplarSettings {
+  /** Network folder (files go to <dir>/exemplars/...). */
+  dir: string;
+  /** Dataset root, for the image paths recorded in the index. */
+  datasetRoot: string;
+  /** The preprocessing the features were computed with (the patch is cut from the image as the model saw it). */
+  preprocess: PreprocessConfig;
+  /** Exemplars per prototype (default 5). */
+  perPrototype?: number;
+  /** Percentile of the upsampled map that makes the box (default 95). */
+  percentile?: number;
+}
+
+const posix = (p: string) => p.split(sep).join('/');
+
+/** Exemplar pictures rendered at once (sharp works on libuv's pool, 4 threads by default). */
+const RENDER_CONCURRENCY = 4;
+
+/** Score a class's images, choose its exemplars, write their PNGs, and return its index entry. */
+export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassExemplarInput, settings: ExemplarSettings): Promise<ClassExemplars> {
+  const { classIndex, features, items, prototypes, k, H, W, D } = input;
+  const n = items.length;
+  const m = settings.perPrototype ?? DEFAULT_EXEMPLARS;
+  const pct = settings.percentile ?? DEFAULT_EXEMPLAR_PERCENTILE;
+  const hw = H * W;
+  if (n === 0) return { index: classIndex, name: input.className, images: 0, prototypes: Array.from({ length: k }, () => []) };
+  const { maps, scores } = await scorer.score(features, n, hw, D, prototypes, k);
+  const chosen = selectExemplars(scores, n, k, m);
+  const [inH, inW] = settings.preprocess.size;
+  const folder = `c${String(classIndex).padStart(5, '0')}`;
+  await mkdir(join(settings.dir, EXEMPLARS_DIR, folder), { recursive: true });
+  const pictures = new Map<number, Promise<Uint8Array>>();
+  const picture = (j: number): Promise<Uint8Array> => {
+    let rgb = pictures.get(j);
+    if (!rgb) {
+      rgb = decodeForDisplay(items[j], settings.preprocess).then((d) => {
+        if (d.input.width !== inW || d.input.height !== inH) throw new InputError(`exemplars: ${items[j].path} decodes to ${d.input.width} x ${d.input.height}, expected the input size ${inW} x ${inH}`);
+        return d.input.data;
+      });
+      pictures.set(j, rgb);
+    }
+    return rgb;
+  };
+  const one = async (i: number, r: number): Promise<ExemplarEntry> => {
+    const { image: j, score } = chosen[i][r];
+    const map = new Float32Array(hw);
+    let position = 0;
+    for (let p = 0; p < hw; p++) {
+      map[p] = maps[(j * hw + p) * k + i];
+      if (map[p] > map[position]) position = p;
+    }
+    const box = prototypeBox(map, H, W, inW, inH, pct);
+    const rgb = await picture(j);
+    const base = `${EXEMPLARS_DIR}/${folder}/p${i}_${r}`;
+    const cropPath = `${base}.png`;
+    const contextPath = `${base}_context.png`;
+    // Plain writes: the index (written atomically, after every picture) is what makes them part of the network.
+    const [cropPng, contextPng] = await Promise.all([crop(rgb, inW, inH, box), boxOnImage(rgb, inW, inH, box, { heatmap: { map, height: H, width: W } })]);
+    await Promise.all([writeFile(join(settings.dir, cropPath), cropPng), writeFile(join(settings.dir, contextPath), contextPng)]);
+    return { item: items[j].id, image: posix(relative(settings.datasetRoot, items[j].path)), score, position, box, crop: cropPath, context: contextPath };
+  };
+  const tasks = chosen.flatMap((list, i) => list.map((_, r) => [i, r] as const));
+  const done = new Array<ExemplarEntry>(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    for (let t = next++; t < tasks.length; t = next++) done[t] = await one(tasks[t][0], tasks[t][1]);
+  };
+  await Promise.all(Array.from({ length: Math.min(RENDER_CONCURRENCY, tasks.length) }, worker));
+  const result: ExemplarEntry[][] = chosen.map(() => []);
+  tasks.forEach(([i], t) => result[i].push(done[t]));
+  return { index: classIndex, name: input.className, images: n, prototypes: result };
+}
+
+/** Write exemplars/index.json atomically. */
+export async function writeExemplarIndex(dir: string, index: ExemplarIndex): Promise<void> {
+  await writeJsonAtomic(join(dir, EXEMPLAR_INDEX_FILE), index);
+}
+
+/** The index's fixed fields. */
+export function exemplarIndexHeader(perPrototype: number, percentile: number, input: { height: number; width: number }, featureMap: { height: number; width: number }): Omit<ExemplarIndex, 'classes'> {
+  return {
+    schema: EXEMPLAR_INDEX_SCHEMA,
+    schemaVersion: EXEMPLAR_INDEX_VERSION,
+    perPrototype,
+    percentile,
+    definition:
+      'score = max over feature-map positions of x . p~_i (x: the image\'s features, p~_i: refined prototype i); ' +
+      'top perPrototype images of the class by score, at most one per image, ties in dataset order; ' +
+      `box = pixels >= the ${percentile}th percentile of the map upsampled bicubically (OpenCV INTER_CUBIC) to the input size`,
+    input,
+    featureMap,
+  };
+}

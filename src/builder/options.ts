@@ -1,0 +1,147 @@
+/**
+ * Options of `buildNetwork`, their defaults and validation. Decomposition options are the ones of
+ * src/prototypes (preset, k, scaling, objective, allocator, norm, seed, solver settings); the rest
+ * say which images are used, how they are preprocessed, where features are cached and how many
+ * exemplars are drawn.
+ */
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { DatasetFormat, PreprocessOptions, Split } from '../data/index.ts';
+import type { LoadClassifierOptions } from '../model/classifier.ts';
+
+type InputLayout = NonNullable<LoadClassifierOptions['inputLayout']>;
+import { DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLARS } from './exemplars.ts';
+import { resolveOptions, type DecomposeOptions, type ResolvedOptions } from '../prototypes/options.ts';
+import { InputError } from '../util/errors.ts';
+
+/** Folder name of the default feature cache, created next to the network folder. */
+export const DEFAULT_CACHE_NAME = '.protolens-cache';
+
+export interface BuildOptions {
+  /** The ONNX classifier (GAP + linear head). */
+  model: string;
+  /** Dataset root (ImageFolder or CUB-200-2011). */
+  data: string;
+  /** Network folder to write (created; an existing network folder is replaced only when the build succeeds). */
+  out: string;
+  /** Dataset layout; default 'auto' (CUB when images.txt and classes.txt are at the root). */
+  format?: DatasetFormat | 'auto';
+  /** Split; default 'train' for CUB, 'all' for ImageFolder (which has no split). */
+  split?: Split;
+  /** ImageFolder classes in the model's output order (array, or a file with one name per line). */
+  classList?: string[] | string;
+  /** At most this many images per class, evenly spaced over the class's listing. Default: all. */
+  maxImagesPerClass?: number;
+  /** Run size for models with a dynamic input (square S or [H, W]); default the model's fixed size, else 224. */
+  inputSize?: number | [number, number];
+  /** Preprocessing other than size and layout (both come from the model): resize, normalisation, ... */
+  preprocess?: Omit<PreprocessOptions, 'size' | 'layout'>;
+  /** Model input layout, overriding the guess. */
+  inputLayout?: InputLayout;
+  /** Graph output holding the logits, when ambiguous. */
+  logitsOutput?: string;
+  /** Grid for N x T x D token features. */
+  tokenGrid?: [number, number];
+  /** onnxruntime intra-op threads for extraction (default: onnxruntime's choice, one per core). */
+  ortThreads?: number;
+  /** Bound on the relative error of the classifier's load-time logit check (default 1e-4, see docs/model.md). */
+  headTolerance?: number;
+  /** Images per inference batch (default: the model's fixed batch, else 32). */
+  batchSize?: number;
+  /** Decomposition options (k, preset, scaling, objective, allocator, norm, seed, nmf, ...). `maxImages` is not accepted here: use maxImagesPerClass. */
+  decompose?: Omit<DecomposeOptions, 'maxImages'>;
+  /** Decomposition worker threads (default: available parallelism). */
+  threads?: number;
+  /** Feature cache root (default: <parent of out>/.protolens-cache). */
+  cache?: string;
+  /** Exemplars per prototype (default 5; 0 writes none). */
+  exemplars?: number;
+  /** Percentile of the upsampled map that makes an exemplar's box (default 95). */
+  exemplarPercentile?: number;
+  /** Undecodable images are an error instead of being skipped and listed (default false). */
+  strict?: boolean;
+  /** Aborting stops the build at the next batch or class; finished classes stay cached. */
+  signal?: AbortSignal;
+}
+
+/** Options after validation and defaults. */
+export interface ResolvedBuildOptions {
+  model: string;
+  data: string;
+  out: string;
+  format: DatasetFormat | 'auto';
+  split: Split | null;
+  classList?: string[] | string;
+  maxImagesPerClass: number | null;
+  inputSize: number | [number, number] | null;
+  preprocess: Omit<PreprocessOptions, 'size' | 'layout'>;
+  inputLayout?: InputLayout;
+  logitsOutput?: string;
+  tokenGrid?: [number, number];
+  ortThreads: number | null;
+  headTolerance: number | null;
+  batchSize: number | null;
+  decompose: ResolvedOptions;
+  /** The decomposition options as given (validated), passed on to the solver. */
+  decomposeInput: DecomposeOptions;
+  threads: number;
+  cache: string;
+  exemplars: number;
+  exemplarPercentile: number;
+  strict: boolean;
+}
+
+function int(name: string, v: unknown, min: number): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new InputError(`option ${name}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function tolerance(v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new InputError(`option headTolerance: expected a finite number >= 0, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** The default feature cache for a network folder: `<parent of out>/.protolens-cache`. */
+export function defaultCacheDir(out: string): string {
+  return join(dirname(resolve(out)), DEFAULT_CACHE_NAME);
+}
+
+/** Validate and fill defaults. Throws InputError naming the option. */
+export function resolveBuildOptions(o: BuildOptions): ResolvedBuildOptions {
+  for (const key of ['model', 'data', 'out'] as const) {
+    if (typeof o[key] !== 'string' || o[key] === '') throw new InputError(`option ${key}: expected a path, got ${JSON.stringify(o[key])}`);
+  }
+  if (o.decompose && 'maxImages' in o.decompose && (o.decompose as DecomposeOptions).maxImages !== undefined) {
+    throw new InputError('option decompose.maxImages: not used by build; cap the images with maxImagesPerClass (applied before extraction)');
+  }
+  const out = resolve(o.out);
+  if (basename(out) === '') throw new InputError(`option out: '${o.out}' is not a folder that can be created`);
+  const pct = o.exemplarPercentile ?? DEFAULT_EXEMPLAR_PERCENTILE;
+  if (typeof pct !== 'number' || !(pct >= 0 && pct <= 100)) throw new InputError(`option exemplarPercentile: expected a number in [0, 100], got ${JSON.stringify(o.exemplarPercentile)}`);
+  return {
+    model: resolve(o.model),
+    data: resolve(o.data),
+    out,
+    format: o.format ?? 'auto',
+    split: o.split ?? null,
+    ...(o.classList !== undefined ? { classList: o.classList } : {}),
+    maxImagesPerClass: int('maxImagesPerClass', o.maxImagesPerClass, 1),
+    inputSize: o.inputSize ?? null,
+    preprocess: { ...(o.preprocess ?? {}) },
+    ...(o.inputLayout ? { inputLayout: o.inputLayout } : {}),
+    ...(o.logitsOutput ? { logitsOutput: o.logitsOutput } : {}),
+    ...(o.tokenGrid ? { tokenGrid: o.tokenGrid } : {}),
+    ortThreads: int('ortThreads', o.ortThreads, 1),
+    headTolerance: tolerance(o.headTolerance),
+    batchSize: int('batchSize', o.batchSize, 1),
+    decompose: resolveOptions(o.decompose ?? {}),
+    decomposeInput: { ...(o.decompose ?? {}) },
+    threads: int('threads', o.threads, 1) ?? availableParallelism(),
+    cache: resolve(o.cache ?? defaultCacheDir(o.out)),
+    exemplars: int('exemplars', o.exemplars, 0) ?? DEFAULT_EXEMPLARS,
+    exemplarPercentile: pct,
+    strict: o.strict ?? false,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The build summary: what `protolens build --json` prints, and what the text report is made from.
+ */
+import { join } from 'node:path';
+import { MANIFEST_FILE } from '../network/artifact.ts';
+import type { BuildResult } from './build.ts';
+
+export const BUILD_SUMMARY_SCHEMA = 'protolens.build/1';
+
+export interface BuildSummary {
+  schema: typeof BUILD_SUMMARY_SCHEMA;
+  network: string;
+  manifest: string;
+  model: { path: string; sha256: string };
+  dataset: { root: string; format: string; split: string };
+  classes: number;
+  k: number;
+  /** Training images used, over all classes. */
+  images: number;
+  /** Skipped (undecodable) images: count and list. A build with skipped images is still a valid network. */
+  failures: { count: number; items: { path: string; reason: string }[] };
+  warnings: string[];
+  options: Record<string, unknown>;
+  seed: number;
+  headCheck: { relError: number; tolerance: number };
+  /** Mean over classes of the mean part fidelity (cosine of each refined prototype's map with its NMF map). */
+  meanPartFidelity: number | null;
+  extraction: { classesExtracted: number; classesCached: number; imagesExtracted: number; imagesFailed: number; seconds: number; imagesPerSecond: number | null; headCheck: { relError: number; images: number; tolerance: number } | null };
+  decomposition: { seconds: number; threads: number };
+  exemplars: { perPrototype: number; percentile: number; index: string; pictures: number; seconds: number } | null;
+  cache: string;
+  peakRssMB: number;
+  seconds: number;
+}
+
+/** The summary of a finished build. */
+export function buildSummary(r: BuildResult): BuildSummary {
+  const m = r.manifest;
+  const fid = m.classes.map((c) => c.diagnostics.meanPartFidelity).filter((v): v is number => typeof v === 'number');
+  const ex = r.extraction;
+  return {
+    schema: BUILD_SUMMARY_SCHEMA,
+    network: r.dir,
+    manifest: join(r.dir, MANIFEST_FILE),
+    model: { path: m.model.path, sha256: m.model.sha256 },
+    dataset: { root: m.dataset.root, format: m.dataset.format, split: m.dataset.split },
+    classes: m.classNames.length,
+    k: m.k,
+    images: r.images,
+    failures: { count: r.failures.length, items: r.failures },
+    warnings: r.warnings,
+    options: m.options,
+    seed: m.seed,
+    headCheck: { relError: r.headCheck.relError, tolerance: r.headCheck.tolerance },
+    meanPartFidelity: fid.length ? fid.reduce((a, b) => a + b, 0) / fid.length : null,
+    extraction: { ...ex, headCheck: ex.headCheck ? { relError: ex.headCheck.relError, images: ex.headCheck.images, tolerance: ex.headCheck.tolerance } : null, imagesPerSecond: ex.imagesExtracted > 0 && ex.seconds > 0 ? (ex.imagesExtracted + ex.imagesFailed) / ex.seconds : null },
+    decomposition: r.decomposition,
+    exemplars: m.exemplars && r.exemplars ? { ...m.exemplars, ...r.exemplars } : null,
+    cache: r.cacheDir,
+    peakRssMB: Math.round(r.peakRssBytes / 1048576),
+    seconds: r.seconds,
+  };
+}
+
+/** The human-readable report of a build. */
+export function formatBuildSummary(s: BuildSummary): string {
+  const ex = s.extraction;
+  const rows: [string, string][] = [
+    ['network', s.network],
+    ['model', `${s.model.path} (sha256 ${s.model.sha256.slice(0, 12)}...)`],
+    ['dataset', `${s.dataset.root} (${s.dataset.format}, split ${s.dataset.split})`],
+    ['classes', `${s.classes}, k = ${s.k} prototypes each, ${s.images} training images`],
+    ['extraction', `${ex.classesExtracted} classes extracted (${ex.imagesExtracted} images${ex.imagesPerSecond ? `, ${ex.imagesPerSecond.toFixed(1)} images/s` : ''}), ${ex.classesCached} from the cache`],
+    ['head check', `random input: relative error ${s.headCheck.relError.toExponential(2)}${ex.headCheck ? `; ${ex.headCheck.images} training images: ${ex.headCheck.relError.toExponential(2)}` : ''} (tolerance ${s.headCheck.tolerance})`],
+    ['decomposition', `${s.decomposition.seconds.toFixed(1)} s on ${s.decomposition.threads} thread${s.decomposition.threads === 1 ? '' : 's'}${s.meanPartFidelity !== null ? `, mean part fidelity ${s.meanPartFidelity.toFixed(3)}` : ''}`],
+    ['exemplars', s.exemplars ? `${s.exemplars.perPrototype} per prototype, ${s.exemplars.pictures} pictures (${s.exemplars.index})` : 'none'],
+    ['skipped images', s.failures.count === 0 ? 'none' : `${s.failures.count} (listed in the manifest)`],
+    ['cache', s.cache],
+    ['time', `${s.seconds.toFixed(1)} s, peak RSS ${s.peakRssMB} MB`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  return rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n') + '\n';
+}

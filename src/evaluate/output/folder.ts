@@ -1,0 +1,48 @@
+/**
+ * The `--out` folder of an evaluation:
+ *
+ *   evaluation.json     the report (schema 'protolens.evaluation', version 1)
+ *   results.md          the markdown tables
+ *   deletion.png        mean deletion/insertion curves with the random baseline (when run)
+ *   consistency.png     consistency, stability and per-part bars per prototype set (when run)
+ *   maps.safetensors    per image and prototype: maps, peaks, hit vectors (see maps-export.ts)
+ *   maps.json           row order, ids, names and the layout of maps.safetensors
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.ts';
+import { MapsCollector, writeMaps, type MapsContext } from './maps-export.ts';
+import { consistencyPlotSvg, deletionPlotSvg, svgToPng } from './plots.ts';
+import type { EvaluationOutputs, EvaluationReport } from './report.ts';
+import { formatResultsMarkdown } from './results-markdown.ts';
+
+export const REPORT_FILE = 'evaluation.json';
+export const MARKDOWN_FILE = 'results.md';
+export const DELETION_PLOT_FILE = 'deletion.png';
+export const CONSISTENCY_PLOT_FILE = 'consistency.png';
+
+export { MapsCollector };
+
+/** Write every output for `report` into `dir` (created); sets and returns `report.outputs`. */
+export async function writeEvaluationOutputs(report: EvaluationReport, dir: string, collector: MapsCollector | null, ctx: MapsContext): Promise<EvaluationOutputs> {
+  const abs = resolve(dir);
+  await mkdir(abs, { recursive: true });
+  const outputs: EvaluationOutputs = { dir: abs, report: REPORT_FILE, markdown: MARKDOWN_FILE, deletionPlot: null, consistencyPlot: null, maps: null, mapsIndex: null };
+  if (report.metrics.deletion) {
+    await writeFileAtomic(join(abs, DELETION_PLOT_FILE), await svgToPng(deletionPlotSvg(report.metrics.deletion)));
+    outputs.deletionPlot = DELETION_PLOT_FILE;
+  }
+  if (report.metrics.parts) {
+    await writeFileAtomic(join(abs, CONSISTENCY_PLOT_FILE), await svgToPng(consistencyPlotSvg(report.metrics.parts)));
+    outputs.consistencyPlot = CONSISTENCY_PLOT_FILE;
+    if (collector) {
+      const m = await writeMaps(abs, collector, report.metrics.parts, ctx);
+      outputs.maps = m.maps;
+      outputs.mapsIndex = m.index;
+    }
+  }
+  report.outputs = outputs;
+  await writeFileAtomic(join(abs, MARKDOWN_FILE), formatResultsMarkdown(report));
+  await writeJsonAtomic(join(abs, REPORT_FILE), report);
+  return outputs;
+}

@@ -1,0 +1,137 @@
+/**
+ * Per-image maps and part hits of the parts metric, written so anyone can recompute the scores
+ * without protolens: `maps.safetensors` (open with `safetensors.numpy.load_file`, or numpy alone) and
+ * `maps.json` (row order, image ids, names, layout). N images (rows in stream order), k prototypes of
+ * the image's ground-truth class, P parts, feature maps h x w, one block per prototype set S:
+ *
+ *   labels          I32 [N]          ground-truth class
+ *   indices         I32 [N]          position in the dataset split
+ *   parts           I32 [N, P, 3]    (x, y, visible) of part id p + 1 in input pixels (protocol mapping; -1, -1, 0 when absent)
+ *   visible         U8  [N, P]
+ *   maps_S          F32 [N, k, h, w] x p_i^T at feature resolution (clean input)
+ *   peaks_S         I32 [N, k, 2]    (row, col) of the first maximum of the cv2-bicubic upsampled map
+ *   hits_S          U8  [N, k, P]    part visible and inside the region around the peak
+ *   noisy_maps_S, noisy_peaks_S, noisy_hits_S   the same on the perturbed input (with stability)
+ */
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../../io/atomic.ts';
+import { tensorOf, writeSafetensors, type Tensor } from '../../io/safetensors.ts';
+import type { PartsImageRecord, PartsSetsReport } from '../metrics/parts-sets.ts';
+import type { PrototypeSetName } from '../context/prototype-sets.ts';
+
+export const MAPS_SCHEMA = 'protolens.evaluation-maps';
+export const MAPS_SCHEMA_VERSION = 1;
+export const MAPS_FILE = 'maps.safetensors';
+export const MAPS_INDEX_FILE = 'maps.json';
+
+/** Collects the parts metric's per-image records (its `onImage` sink). */
+export class MapsCollector {
+  readonly records: PartsImageRecord[] = [];
+  add(r: PartsImageRecord): void {
+    this.records.push(r);
+  }
+}
+
+export interface MapsContext {
+  classNames: readonly string[];
+  partNames: readonly string[] | null;
+  mapSize: readonly [number, number];
+  k: number;
+}
+
+/** Write maps.safetensors and maps.json into `dir`; returns the two file names. */
+export async function writeMaps(dir: string, collector: MapsCollector, parts: PartsSetsReport, ctx: MapsContext): Promise<{ maps: string; index: string }> {
+  const recs = collector.records;
+  const N = recs.length;
+  const P = parts.options.numParts;
+  const { k } = ctx;
+  const [h, w] = ctx.mapSize;
+  const sets = Object.keys(parts.sets) as PrototypeSetName[];
+  const noisy = parts.options.stability;
+  const labels = new Int32Array(N);
+  const indices = new Int32Array(N);
+  const partArr = new Int32Array(N * P * 3).fill(-1);
+  const visible = new Uint8Array(N * P);
+  recs.forEach((r, n) => {
+    labels[n] = r.label;
+    indices[n] = r.index;
+    for (let p = 0; p < P; p++) partArr[(n * P + p) * 3 + 2] = 0;
+    for (const q of r.parts) {
+      const o = (n * P + q.partId - 1) * 3;
+      partArr[o] = q.x;
+      partArr[o + 1] = q.y;
+      partArr[o + 2] = q.visible ? 1 : 0;
+    }
+    visible.set(r.visible, n * P);
+  });
+  const tensors: Record<string, Tensor> = {
+    labels: tensorOf(labels, [N]),
+    indices: tensorOf(indices, [N]),
+    parts: tensorOf(partArr, [N, P, 3]),
+    visible: tensorOf(visible, [N, P]),
+  };
+  for (const s of sets) {
+    const blocks: [string, 'maps' | 'peaks' | 'hits', boolean][] = [
+      [`maps_${s}`, 'maps', false],
+      [`peaks_${s}`, 'peaks', false],
+      [`hits_${s}`, 'hits', false],
+    ];
+    if (noisy) blocks.push([`noisy_maps_${s}`, 'maps', true], [`noisy_peaks_${s}`, 'peaks', true], [`noisy_hits_${s}`, 'hits', true]);
+    for (const [name, kind, isNoisy] of blocks) {
+      const per = kind === 'maps' ? k * h * w : kind === 'peaks' ? k * 2 : k * P;
+      const arr = kind === 'maps' ? new Float32Array(N * per) : kind === 'peaks' ? new Int32Array(N * per) : new Uint8Array(N * per);
+      recs.forEach((r, n) => {
+        const e = r.sets.get(s)!;
+        const src = kind === 'maps' ? (isNoisy ? e.noisyMaps : e.maps) : kind === 'peaks' ? (isNoisy ? e.noisyPeaks : e.peaks) : isNoisy ? e.noisyHits : e.hits;
+        (arr as Float32Array).set(src as Float32Array, n * per);
+      });
+      const shape = kind === 'maps' ? [N, k, h, w] : kind === 'peaks' ? [N, k, 2] : [N, k, P];
+      tensors[name] = tensorOf(arr, shape);
+    }
+  }
+  const o = parts.options;
+  await writeSafetensors(join(dir, MAPS_FILE), tensors, {
+    schema: MAPS_SCHEMA,
+    version: String(MAPS_SCHEMA_VERSION),
+    sets: sets.join(','),
+    variant: parts.variant,
+    seed: String(parts.seed),
+    inputSize: o.inputSize.join(','),
+    mapSize: `${h},${w}`,
+    halfSize: String(o.halfSize),
+    partThreshold: String(o.partThreshold),
+  });
+  await writeJsonAtomic(join(dir, MAPS_INDEX_FILE), {
+    schema: MAPS_SCHEMA,
+    version: MAPS_SCHEMA_VERSION,
+    file: MAPS_FILE,
+    sets,
+    k,
+    numParts: P,
+    mapSize: [h, w],
+    inputSize: o.inputSize,
+    halfSize: o.halfSize,
+    partThreshold: o.partThreshold,
+    variant: parts.variant,
+    stability: noisy,
+    noise: { seed: parts.seed, std: o.noiseStd, eps: o.noiseEps, stream: 'new Rng(seed).fork(indices[n]) per image (src/util/random.ts)' },
+    classNames: ctx.classNames,
+    partNames: ctx.partNames,
+    images: recs.map((r, n) => ({ row: n, id: r.id, index: r.index, label: r.label })),
+    layout: {
+      labels: 'I32 [N]: ground-truth class (index into classNames)',
+      indices: 'I32 [N]: position in the dataset split',
+      parts: 'I32 [N, P, 3]: x, y, visible of part id p + 1 in input pixels (the protocol mapping); -1, -1, 0 when absent',
+      visible: 'U8 [N, P]',
+      'maps_<set>': 'F32 [N, k, h, w]: x p_i^T at feature resolution for the k prototypes of the image\'s ground-truth class',
+      'peaks_<set>': 'I32 [N, k, 2]: row, col of the first maximum of the map upsampled to the input with cv2.resize INTER_CUBIC',
+      'hits_<set>': 'U8 [N, k, P]: part p + 1 is visible and inside rows max(0, row - half)..min(H, row + half), cols likewise (inclusive)',
+      'noisy_<...>_<set>': 'the same on the perturbed input (stability)',
+    },
+    recompute: {
+      consistency: 'per class c, prototype i, part p: rate = sum of hits over class-c rows / max(1, sum of visible over class-c rows); prototype consistent when max_p rate >= partThreshold; score = 100 x consistent / (C x k)',
+      stability: 'per class c, prototype i: fraction of class-c rows where hits[n, i, :] == noisy_hits[n, i, :]; score = 100 x mean over prototypes of classes with rows',
+    },
+  });
+  return { maps: MAPS_FILE, index: MAPS_INDEX_FILE };
+}
