@@ -14,7 +14,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { decomposeClassesStream, type ClassDecomposition, type ClassLoader, type DecomposeOptions } from '../src/prototypes/index.ts';
+import { decomposeClassesStream, type ClassLoader } from '../src/prototypes/parallel.ts';
+import { type ClassDecomposition } from '../src/prototypes/decompose.ts';
+import { type DecomposeOptions } from '../src/prototypes/options.ts';
 import { plantedClass, type PlantedOptions } from '../test/prototypes/planted.ts';
 
 const { values } = parseArgs({

@@ -14,8 +14,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildNetwork } from '../src/builder/index.ts';
-import { generatePartsDataset } from '../src/data/synthetic/index.ts';
+import { buildNetwork } from '../src/builder/build.ts';
+import { generatePartsDataset } from '../src/data/synthetic/generate.ts';
 import { evaluateNetwork } from '../src/evaluate/evaluate-network.ts';
 import { buildResNetLike } from '../test/helpers/synthetic-nets.ts';
 

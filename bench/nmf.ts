@@ -16,7 +16,9 @@
  */
 import { loadavg, cpus } from 'node:os';
 import type * as ort from 'onnxruntime-node';
-import { nmf, nmfMuPlainJs, type NmfResult } from '../src/linalg/index.ts';
+import { nmf } from '../src/linalg/nmf/nmf.ts';
+import { nmfMuPlainJs } from '../src/linalg/nmf/plain.ts';
+import { type NmfResult } from '../src/linalg/nmf/types.ts';
 import { createSession, floatData, floatInitializer, floatTensor } from '../src/linalg/engine.ts';
 import { buildModel, node, valueInfo } from '../src/onnx/builder.ts';
 import { Rng } from '../src/util/random.ts';

@@ -14,20 +14,17 @@
  * images.
  */
 import { join } from 'node:path';
-import { checkClassCount, isCubLayout, makePreprocessConfig, openDataset, type DatasetFormat, type PreprocessConfig, type Split } from '../data/index.ts';
+import { checkClassCount, type DatasetFormat, type Split } from '../data/dataset.ts';
+import { isCubLayout } from '../data/cub.ts';
+import { makePreprocessConfig, type PreprocessConfig } from '../data/preprocess-config.ts';
+import { openDataset } from '../data/open.ts';
 import { extractClasses, type ClassExtraction, type ExtractClassesReport } from '../features/extract-classes.ts';
 import { checkPreprocessFits, throwIfAborted } from '../features/extract.ts';
 import { FeatureStore, type ItemFailure } from '../features/store.ts';
 import { loadClassifier, type HeadCheck } from '../model/classifier.ts';
 import { classLabel } from '../prototypes/decompose.ts';
-import {
-  EXEMPLAR_INDEX_FILE,
-  ExemplarScorer,
-  exemplarIndexHeader,
-  writeClassExemplars,
-  writeExemplarIndex,
-  type ClassExemplars,
-} from './exemplars.ts';
+import { ExemplarScorer, writeClassExemplars } from './exemplars.ts';
+import { EXEMPLAR_INDEX_FILE, exemplarIndexHeader, writeExemplarIndex, type ClassExemplars } from '../network/exemplar-index.ts';
 import { MANIFEST_FILE, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, TENSORS_FILE, saveNetwork, type ClassSummary, type NetworkManifest, type NetworkTensors } from '../network/artifact.ts';
 import { decomposeClassesStream, type ClassLoader } from '../prototypes/parallel.ts';
 import { InputError } from '../util/errors.ts';

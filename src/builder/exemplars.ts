@@ -8,69 +8,23 @@
  * saw it, and saved as a PNG crop plus a context PNG (the whole image with the box and a faint
  * heatmap).
  *
- * Files (all paths in the index are relative to the network folder, POSIX separators):
- *   exemplars/index.json                   the index (ExemplarIndex)
- *   exemplars/c<class>/p<i>_<rank>.png       the patch
- *   exemplars/c<class>/p<i>_<rank>_context.png
+ * The files and the index format: src/network/exemplar-index.ts.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { decodeForDisplay, type ImageItem, type PreprocessConfig } from '../data/index.ts';
-import { boxOnImage, crop, prototypeBox, type Box } from '../pictures/index.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { decodeForDisplay } from '../data/load.ts';
+import { type ImageItem } from '../data/types.ts';
+import { type PreprocessConfig } from '../data/preprocess-config.ts';
+import { boxOnImage, crop, prototypeBox } from '../pictures/overlay.ts';
 import { buildModel, node, valueInfo } from '../onnx/builder.ts';
+import { EXEMPLARS_DIR, type ClassExemplars, type ExemplarEntry } from '../network/exemplar-index.ts';
 import { InputError } from '../util/errors.ts';
 
-export const EXEMPLAR_INDEX_SCHEMA = 'protolens.exemplars';
-export const EXEMPLAR_INDEX_VERSION = 1;
-/** Folder of the exemplars inside a network folder, and the index file in it. */
-export const EXEMPLARS_DIR = 'exemplars';
-export const EXEMPLAR_INDEX_FILE = 'exemplars/index.json';
 /** Default number of exemplars per prototype. */
 export const DEFAULT_EXEMPLARS = 5;
 /** Default percentile of the upsampled map that makes the crop box. */
 export const DEFAULT_EXEMPLAR_PERCENTILE = 95;
-
-/** One exemplar patch. */
-export interface ExemplarEntry {
-  /** Dataset item id (the CUB image id, or the ImageFolder path relative to the root). */
-  item: string;
-  /** The source image, relative to the dataset root (POSIX separators). */
-  image: string;
-  /** max over positions of x p~_i on this image. */
-  score: number;
-  /** Feature-map position (row-major index into H x W) where the maximum is reached. */
-  position: number;
-  /** The patch in input pixels (the image as the model saw it, at the input size). */
-  box: Box;
-  /** The patch PNG, relative to the network folder. */
-  crop: string;
-  /** The context PNG (whole input image, box, faint heatmap), relative to the network folder. */
-  context: string;
-}
-
-/** Exemplars of one class: one list per prototype, best first. */
-export interface ClassExemplars {
-  index: number;
-  name: string;
-  /** Training images scored (the images whose features were used). */
-  images: number;
-  prototypes: ExemplarEntry[][];
-}
-
-/** exemplars/index.json */
-export interface ExemplarIndex {
-  schema: typeof EXEMPLAR_INDEX_SCHEMA;
-  schemaVersion: number;
-  perPrototype: number;
-  percentile: number;
-  /** How scores and boxes are defined, for readers of the file. */
-  definition: string;
-  input: { height: number; width: number };
-  featureMap: { height: number; width: number };
-  classes: ClassExemplars[];
-}
 
 /** One prototype's choice: images (indices into the class's image list) and their scores, best first. */
 export interface ExemplarChoice {
@@ -226,25 +180,4 @@ export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassEx
   const result: ExemplarEntry[][] = chosen.map(() => []);
   tasks.forEach(([i], t) => result[i].push(done[t]));
   return { index: classIndex, name: input.className, images: n, prototypes: result };
-}
-
-/** Write exemplars/index.json atomically. */
-export async function writeExemplarIndex(dir: string, index: ExemplarIndex): Promise<void> {
-  await writeJsonAtomic(join(dir, EXEMPLAR_INDEX_FILE), index);
-}
-
-/** The index's fixed fields. */
-export function exemplarIndexHeader(perPrototype: number, percentile: number, input: { height: number; width: number }, featureMap: { height: number; width: number }): Omit<ExemplarIndex, 'classes'> {
-  return {
-    schema: EXEMPLAR_INDEX_SCHEMA,
-    schemaVersion: EXEMPLAR_INDEX_VERSION,
-    perPrototype,
-    percentile,
-    definition:
-      'score = max over feature-map positions of x . p~_i (x: the image\'s features, p~_i: refined prototype i); ' +
-      'top perPrototype images of the class by score, at most one per image, ties in dataset order; ' +
-      `box = pixels >= the ${percentile}th percentile of the map upsampled bicubically (OpenCV INTER_CUBIC) to the input size`,
-    input,
-    featureMap,
-  };
 }

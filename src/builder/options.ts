@@ -6,7 +6,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { DatasetFormat, PreprocessOptions, Split } from '../data/index.ts';
+import type { DatasetFormat, Split } from '../data/dataset.ts';
+import type { PreprocessOptions } from '../data/preprocess-config.ts';
 import type { LoadClassifierOptions } from '../model/classifier.ts';
 
 type InputLayout = NonNullable<LoadClassifierOptions['inputLayout']>;

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../network/artifact.ts';
-import { EXEMPLARS_DIR } from './exemplars.ts';
+import { EXEMPLARS_DIR } from '../network/exemplar-index.ts';
 import { InputError } from '../util/errors.ts';
 
 /** Whether a process with this id exists (signal 0 probes without sending anything). */

@@ -9,7 +9,7 @@ import { DEFAULT_FIDELITY_TOLERANCE } from '../evaluate/metrics/fidelity.ts';
 import { METRIC_NAMES, type MetricName } from '../evaluate/output/report.ts';
 import { formatResultsMarkdown } from '../evaluate/output/results-markdown.ts';
 import { PROTOTYPE_SET_NAMES, type PrototypeSetName } from '../evaluate/context/prototype-sets.ts';
-import type { DatasetFormat, Split } from '../data/index.ts';
+import type { DatasetFormat, Split } from '../data/dataset.ts';
 import { Progress } from '../util/progress.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
 

@@ -1,9 +1,8 @@
 /**
  * Preprocessing settings: one serialisable object (`PreprocessConfig`) recorded with every output so
- * later steps reproduce the exact input tensors, plus parsing from CLI strings and validation of a
- * recorded copy.
+ * later steps reproduce the exact input tensors, plus parsing of sizes and normalisations from text and
+ * validation of a recorded copy. The command line's preprocessing options live in src/cli/.
  */
-import type { OptionSpec, Parsed } from '../cli/args.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 
 /** Resize policy: `stretch` to exactly H x W (aspect not kept); `shorter` side to R, then centre crop H x W. */
@@ -65,11 +64,11 @@ export function defaultResizeShorter(size: [number, number]): number {
   return Math.round((Math.max(size[0], size[1]) * 256) / 224);
 }
 
-const RESIZE_POLICIES: readonly ResizePolicy[] = ['stretch', 'shorter'];
-const INTERPOLATIONS: readonly Interpolation[] = ['bilinear', 'bicubic', 'nearest'];
-const ALPHA_POLICIES: readonly AlphaPolicy[] = ['white', 'black', 'ignore'];
-const LAYOUTS: readonly Layout[] = ['NCHW', 'NHWC'];
-const FAIL_ON: readonly FailOn[] = ['truncated', 'error', 'warning'];
+export const RESIZE_POLICIES: readonly ResizePolicy[] = ['stretch', 'shorter'];
+export const INTERPOLATIONS: readonly Interpolation[] = ['bilinear', 'bicubic', 'nearest'];
+export const ALPHA_POLICIES: readonly AlphaPolicy[] = ['white', 'black', 'ignore'];
+export const LAYOUTS: readonly Layout[] = ['NCHW', 'NHWC'];
+export const FAIL_ON: readonly FailOn[] = ['truncated', 'error', 'warning'];
 
 /** Settings a caller may give; everything else takes its default. `normalize` may be a preset or 'm,m,m/s,s,s'. */
 export interface PreprocessOptions {
@@ -189,9 +188,15 @@ function build(o: PreprocessOptions, fail: Fail, prefix: string): PreprocessConf
   return cfg;
 }
 
-/** A complete config from options and defaults; bad values are UsageErrors naming the setting. */
-export function makePreprocessConfig(options: PreprocessOptions = {}): PreprocessConfig {
-  return build(options, usageFail, '');
+/**
+ * A complete config from options and defaults; bad values are UsageErrors naming the setting, through
+ * `settingName` when the caller calls settings otherwise (the CLI: `size` is `--input-size`).
+ */
+export function makePreprocessConfig(options: PreprocessOptions = {}, settingName: (field: string) => string = (f) => f): PreprocessConfig {
+  const fail: Fail = (m) => {
+    throw new UsageError(m.replace(/^\w+/, settingName));
+  };
+  return build(options, fail, '');
 }
 
 /**
@@ -221,48 +226,4 @@ export function samePreprocess(a: PreprocessConfig, b: PreprocessConfig): boolea
 function canonical(c: PreprocessConfig): PreprocessConfig {
   const { normalize: _name, ...rest } = c;
   return { ...rest, normalize: '' } as PreprocessConfig;
-}
-
-/** CLI options for preprocessing, to spread into a command's option table. */
-export const preprocessCliOptions: Record<string, OptionSpec> = {
-  'input-size': { type: 'string', value: 'S|HxW', description: "model input size, square S or height x width (default: the model's input size, else 224)" },
-  resize: { type: 'string', value: 'POLICY', description: "'stretch' to the input size, or 'shorter' side to R then centre crop", default: 'stretch' },
-  'resize-shorter': { type: 'string', value: 'R', description: "shorter side for --resize shorter (default: round(S * 256 / 224))" },
-  'crop-to-box': { type: 'boolean', description: 'crop each image to its bounding box first (CUB bounding_boxes.txt)' },
-  interpolation: { type: 'string', value: 'NAME', description: 'bilinear, bicubic or nearest (PIL-compatible)', default: 'bilinear' },
-  normalize: { type: 'string', value: 'SPEC', description: "imagenet, none, half, or mean/std like '0.5,0.5,0.5/0.25,0.25,0.25'", default: 'imagenet' },
-  layout: { type: 'string', value: 'NCHW|NHWC', description: 'input tensor layout', default: 'NCHW' },
-  alpha: { type: 'string', value: 'white|black|ignore', description: 'transparent pixels: composite over white or black, or drop alpha', default: 'white' },
-  'ignore-exif-orientation': { type: 'boolean', description: 'do not rotate images by their EXIF Orientation tag' },
-  'fail-on': { type: 'string', value: 'LEVEL', description: "reject images on decoder 'truncated', 'error' or 'warning'", default: 'error' },
-};
-
-/**
- * Build a config from parsed CLI values (see `preprocessCliOptions`). `fallback.size` is used when
- * --input-size is absent (e.g. the model's own input size).
- */
-export function preprocessFromArgs(values: Parsed['values'], fallback: { size?: [number, number] } = {}): PreprocessConfig {
-  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-  const opts: PreprocessOptions = {};
-  const size = str('input-size');
-  if (size !== undefined) opts.size = parseSize(size);
-  else if (fallback.size) opts.size = fallback.size;
-  if (str('resize') !== undefined) opts.resize = oneOf(str('resize'), RESIZE_POLICIES, '--resize', usageFail);
-  const r = str('resize-shorter');
-  if (r !== undefined) {
-    const n = Number(r);
-    if (!/^\s*\d+\s*$/.test(r) || n < 1) throw new UsageError(`--resize-shorter: expected a positive integer, got '${r}'`);
-    opts.resizeShorter = n;
-  }
-  if (values['crop-to-box'] === true) opts.cropToBox = true;
-  if (str('interpolation') !== undefined) opts.interpolation = oneOf(str('interpolation'), INTERPOLATIONS, '--interpolation', usageFail);
-  if (str('normalize') !== undefined) Object.assign(opts, parseNormalize(str('normalize')!));
-  if (str('layout') !== undefined) opts.layout = oneOf(str('layout')!.toUpperCase(), LAYOUTS, '--layout', usageFail);
-  if (str('alpha') !== undefined) opts.alpha = oneOf(str('alpha'), ALPHA_POLICIES, '--alpha', usageFail);
-  if (values['ignore-exif-orientation'] === true) opts.exifOrientation = false;
-  if (str('fail-on') !== undefined) opts.failOn = oneOf(str('fail-on'), FAIL_ON, '--fail-on', usageFail);
-  const fail: Fail = (m) => {
-    throw new UsageError(`--${m.replace(/^resizeShorter/, 'resize-shorter').replace(/^size/, 'input-size')}`);
-  };
-  return build(opts, fail, '');
 }

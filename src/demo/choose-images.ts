@@ -2,7 +2,7 @@
  * Which test images the demo explains: the first test image of each of the first few classes, and
  * the first misclassified test image (when there is one and it is not already chosen).
  */
-import type { ImageItem } from '../data/index.ts';
+import type { ImageItem } from '../data/types.ts';
 
 /** One image to explain and why it was chosen. */
 export interface ChosenImage {

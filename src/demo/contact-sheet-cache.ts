@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { contactSheet, type ContactSheetOptions, type PartsDatasetResult } from '../data/synthetic/index.ts';
+import { contactSheet, type ContactSheetOptions } from '../data/synthetic/contact-sheet.ts';
+import { type PartsDatasetResult } from '../data/synthetic/generate.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 
 /** The sheet the page shows: 8 test images per class, 64-pixel cells. */

@@ -5,8 +5,8 @@
  * this dataset.
  */
 import { readFile } from 'node:fs/promises';
-import { validatePreprocessConfig, type PreprocessConfig } from '../data/index.ts';
-import type { PartsDatasetOptions } from '../data/synthetic/index.ts';
+import { validatePreprocessConfig, type PreprocessConfig } from '../data/preprocess-config.ts';
+import type { PartsDatasetOptions } from '../data/synthetic/generate.ts';
 import { InputError } from '../util/errors.ts';
 
 /** What the demo reads from the record. */

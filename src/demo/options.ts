@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PartsDatasetOptions } from '../data/synthetic/index.ts';
+import type { PartsDatasetOptions } from '../data/synthetic/generate.ts';
 import type { Preset } from '../prototypes/options.ts';
 import { InputError } from '../util/errors.ts';
 

@@ -4,7 +4,10 @@
  * evaluation module is not available. Decoding streams ahead of inference (src/data batches); the
  * model runs in onnxruntime, one call per batch.
  */
-import { batches, type Dataset, type ImageItem, type PreprocessConfig } from '../data/index.ts';
+import { batches } from '../data/batches.ts';
+import { type Dataset } from '../data/dataset.ts';
+import { type ImageItem } from '../data/types.ts';
+import { type PreprocessConfig } from '../data/preprocess-config.ts';
 import type { Classifier } from '../model/classifier.ts';
 import { softmax } from '../network/contributions.ts';
 

@@ -16,7 +16,9 @@
  * Exceptions are for unusable input (InputError) and bugs.
  */
 import { resolve } from 'node:path';
-import { checkClassCount, samePreprocess, type DatasetFormat, type Failure, type PreprocessConfig, type Split } from '../data/index.ts';
+import { checkClassCount, type DatasetFormat, type Split } from '../data/dataset.ts';
+import { samePreprocess, type PreprocessConfig } from '../data/preprocess-config.ts';
+import { type Failure } from '../data/types.ts';
 import { generatorVersion } from '../network/manifest-fields.ts';
 import type { Network } from '../network/artifact.ts';
 import { InputError } from '../util/errors.ts';

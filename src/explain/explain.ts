@@ -14,11 +14,14 @@
  *   await ex.close();
  */
 import { resolve } from 'node:path';
-import { DecodeFailure, loadImage, type ImageItem, type PreprocessConfig, type RgbImage } from '../data/index.ts';
+import { DecodeFailure, type RgbImage } from '../data/decode.ts';
+import { loadImage } from '../data/load.ts';
+import { type ImageItem } from '../data/types.ts';
+import { type PreprocessConfig } from '../data/preprocess-config.ts';
 import type { Classifier } from '../model/classifier.ts';
 import { loadNetwork, type Network } from '../network/artifact.ts';
 import { openNetworkModel } from '../network/open.ts';
-import type { ExemplarEntry } from '../builder/exemplars.ts';
+import type { ExemplarEntry } from '../network/exemplar-index.ts';
 import { CheckError, InputError, UsageError } from '../util/errors.ts';
 import { resolveClassName } from '../network/class-names.ts';
 import { rankClasses, softmax, termMaps } from '../network/contributions.ts';

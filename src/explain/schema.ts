@@ -4,7 +4,7 @@
  * an image that could not be explained has status 'failed' and its reason. Field by field in
  * docs/explain.md. Additive changes keep the version; renaming or removing a field raises it.
  */
-import type { PreprocessConfig } from '../data/index.ts';
+import type { PreprocessConfig } from '../data/preprocess-config.ts';
 import type { ExplainedTerm, ImageResult } from './explain.ts';
 import type { Box } from '../pictures/percentile.ts';
 

@@ -5,7 +5,8 @@
  * the first unfinished class, and runs that differ only downstream (k, allocator, seed, ...) skip
  * extraction entirely.
  */
-import type { Dataset, PreprocessConfig } from '../data/index.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { PreprocessConfig } from '../data/preprocess-config.ts';
 import { readSafetensorsHeader } from '../io/safetensors.ts';
 import type { Classifier } from '../model/classifier.ts';
 import { extractClass, throwIfAborted, type ExtractOptions, type ImageHeadCheck } from './extract.ts';

@@ -5,7 +5,9 @@
  * the extraction with an error naming the file). Memory: one class's features plus the batches in
  * flight, whatever the dataset's size.
  */
-import { batches, type Failure, type ImageItem, type PreprocessConfig } from '../data/index.ts';
+import { batches } from '../data/batches.ts';
+import { type Failure, type ImageItem } from '../data/types.ts';
+import { type PreprocessConfig } from '../data/preprocess-config.ts';
 import type { Classifier } from '../model/classifier.ts';
 import { compareLogits, gapLinear, type LogitComparison } from '../model/logit-check.ts';
 import { CheckError, InputError, ProtolensError, ExitCode } from '../util/errors.ts';

@@ -8,7 +8,7 @@
  *   class is recomputed when any of its files is replaced, added, removed or moved.
  */
 import { stat } from 'node:fs/promises';
-import type { ImageItem } from '../data/index.ts';
+import type { ImageItem } from '../data/types.ts';
 import { InputError } from '../util/errors.ts';
 
 /**

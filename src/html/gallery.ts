@@ -3,7 +3,7 @@
  * its k prototypes, each shown by its best training image (box and faint heatmap), its exemplar
  * patches, its part fidelity and, when the evaluation ran, the part it lands on.
  */
-import { CATEGORICAL_PALETTE } from '../pictures/index.ts';
+import { CATEGORICAL_PALETTE } from '../pictures/palette.ts';
 import type { PageClass, PagePrototype } from './page-data.ts';
 import { classNumber, displayName, esc, num, pct, url } from './format.ts';
 

@@ -2,8 +2,8 @@
  * From the demo's results (network manifest, exemplar index, dataset class table, test pass,
  * evaluation report) to the page's per-class data. Pure: no file access.
  */
-import type { PreprocessConfig } from '../data/index.ts';
-import { PALETTE, type ClassSpec, type CreatureAttributes } from '../data/synthetic/index.ts';
+import type { PreprocessConfig } from '../data/preprocess-config.ts';
+import { PALETTE, type ClassSpec, type CreatureAttributes } from '../data/synthetic/attributes.ts';
 import type { EvaluationReport } from '../evaluate/output/report.ts';
 import type { NetworkExemplars } from '../network/exemplar-index.ts';
 import type { ClassSummary } from '../network/artifact.ts';

@@ -1,19 +1,20 @@
 /**
- * Open the model a network was built from: the manifest's model file (resolved against the network
- * folder) or another file the caller names, which must have the recorded SHA-256 (checked on the
- * file's bytes before the model is loaded, so a wrong file fails fast), and whose classes, feature
- * channels, feature map and input must match the network. What to do about the head (refuse a
- * different one, or measure it) is the caller's choice.
+ * Opening a network's model, the one way every command does it: the manifest's model file (resolved
+ * against the network folder) or another file the caller names, which must have the recorded SHA-256
+ * (checked on the file's bytes before the model is loaded, so a wrong file fails fast), and whose
+ * classes, feature channels, feature map and input must match the network. What to do about the head
+ * (refuse a different one, as explaining does, or measure it, as evaluating does: `openNetwork`
+ * returns how far it is from the recorded one) is the caller's choice.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { validatePreprocessConfig, type PreprocessConfig } from '../data/index.ts';
+import { validatePreprocessConfig, type PreprocessConfig } from '../data/preprocess-config.ts';
 import { checkPreprocessFits } from '../features/extract.ts';
 import { loadClassifier, type Classifier } from '../model/classifier.ts';
 import { InputError, UsageError } from '../util/errors.ts';
-import { MANIFEST_FILE, type Network } from './artifact.ts';
+import { loadNetwork, MANIFEST_FILE, type Network } from './artifact.ts';
 
 /** The wording of the errors, in the terms of the command that opens the model. */
 export interface NetworkModelMessages {
@@ -98,4 +99,62 @@ export async function openNetworkModel(network: Network, opts: OpenNetworkModelO
     await classifier.close();
     throw e;
   }
+}
+
+export interface OpenNetworkOptions {
+  /** Model file instead of the manifest's; it must have the recorded SHA-256. */
+  model?: string;
+  /** onnxruntime intra-op threads (default: onnxruntime's choice, one per physical core). */
+  threads?: number;
+}
+
+/** How far the model's head (W, b) is from the one recorded in the network (0 for an untouched network). */
+export interface HeadDifference {
+  maxAbsW: number;
+  maxAbsB: number;
+  /** maxAbsW / max |W|. */
+  relW: number;
+}
+
+export interface OpenedNetwork {
+  network: Network;
+  classifier: Classifier;
+  /** The network's recorded preprocessing. */
+  preprocess: PreprocessConfig;
+  /** Absolute path of the model file used. */
+  modelPath: string;
+  headDifference: HeadDifference;
+}
+
+/** max |model W - recorded W|, max |model b - recorded b|. */
+export function headDifference(clf: Pick<Classifier, 'head'>, net: Pick<Network, 'headWeight' | 'bias'>): HeadDifference {
+  let maxW = 0;
+  let maxAbsW = 0;
+  for (let i = 0; i < net.headWeight.length; i++) {
+    maxW = Math.max(maxW, Math.abs(clf.head.W[i]));
+    maxAbsW = Math.max(maxAbsW, Math.abs(clf.head.W[i] - net.headWeight[i]));
+  }
+  let maxAbsB = 0;
+  for (let c = 0; c < net.bias.length; c++) maxAbsB = Math.max(maxAbsB, Math.abs(clf.head.b[c] - net.bias[c]));
+  return { maxAbsW, maxAbsB, relW: maxAbsW / Math.max(maxW, 1e-30) };
+}
+
+/**
+ * Load the network (unless given loaded) and its classifier session (`openNetworkModel`), with the
+ * wording of evaluation; a head that differs from the recorded one is measured, not refused.
+ * @throws InputError: no model file, another SHA-256 (both named), classes / channels / feature map /
+ *   input that differ from the network, a recorded preprocessing the model cannot take.
+ */
+export async function openNetwork(net: Network | string, opts: OpenNetworkOptions = {}): Promise<OpenedNetwork> {
+  const network = typeof net === 'string' ? await loadNetwork(net) : net;
+  const { classifier, preprocess, modelPath } = await openNetworkModel(network, {
+    model: opts.model,
+    threads: opts.threads,
+    messages: {
+      given: (model) => `model '${model}'`,
+      missing: (sha256) => `give the model the network was built from (--model; SHA-256 ${sha256})`,
+      mismatch: 'evaluate with the model the network was built from (--model)',
+    },
+  });
+  return { network, classifier, preprocess, modelPath, headDifference: headDifference(classifier, network) };
 }

@@ -20,7 +20,7 @@
 import type { FeatureProducts } from './feature-products.ts';
 import type { HeatmapObjective } from './heatmap-objective.ts';
 import { minimizeLbfgs } from '../linalg/optim/lbfgs.ts';
-import { nelderMeadAsync } from '../linalg/optim/nelder-mead.ts';
+import { nelderMead } from '../linalg/optim/nelder-mead.ts';
 import { minimizeOnSimplices } from '../linalg/optim/simplex-spg.ts';
 import type { ResolvedOptions } from './options.ts';
 
@@ -146,7 +146,7 @@ export async function splitNelderMead(p: SplitProblem, affinity: Float64Array, o
   if (k === 1) return splitUniform(p);
   const dims = 2 * k - 1;
   const maxEvaluations = opts.maxEvaluations ?? Math.max(400, 150 * dims);
-  const r = await nelderMeadAsync((theta) => objectiveAt(p, softmaxColumns(affinityLogits(theta, affinity, k, D), k, D)), new Float64Array(dims), {
+  const r = await nelderMead((theta) => objectiveAt(p, softmaxColumns(affinityLogits(theta, affinity, k, D), k, D)), new Float64Array(dims), {
     maxEvaluations,
     initialStep: opts.initialStep,
     restarts: opts.restarts,

@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { buildNetwork, type BuildResult } from '../../src/builder/index.ts';
+import { buildNetwork, type BuildResult } from '../../src/builder/build.ts';
 import { BuildInterrupted } from '../../src/features/extract.ts';
-import type { ExemplarIndex } from '../../src/builder/exemplars.ts';
+import type { ExemplarIndex } from '../../src/network/exemplar-index.ts';
 import { loadNetwork } from '../../src/network/artifact.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { buildHeadModel } from '../helpers/head-models.ts';

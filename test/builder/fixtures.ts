@@ -4,7 +4,10 @@
 import { cpSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadImage, openDataset, validatePreprocessConfig, type ImageItem } from '../../src/data/index.ts';
+import { loadImage } from '../../src/data/load.ts';
+import { openDataset } from '../../src/data/open.ts';
+import { validatePreprocessConfig } from '../../src/data/preprocess-config.ts';
+import { type ImageItem } from '../../src/data/types.ts';
 import { writeCubFixture, type CubFixture } from '../helpers/cub-fixture.ts';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.ts';
 import { buildResNetLike } from '../helpers/synthetic-nets.ts';

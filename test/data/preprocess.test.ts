@@ -2,14 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { parseCommand, type CommandSpec } from '../../src/cli/args.ts';
+import { preprocessCliOptions, preprocessFromArgs } from '../../src/cli/preprocess-options.ts';
 import { computeGeometry, mapPoint, roundHalfEven, shorterSideSize } from '../../src/data/geometry.ts';
 import { decodeForDisplay, loadImage, normalizationTable } from '../../src/data/load.ts';
 import {
   makePreprocessConfig,
   parseNormalize,
   parseSize,
-  preprocessCliOptions,
-  preprocessFromArgs,
   samePreprocess,
   validatePreprocessConfig,
 } from '../../src/data/preprocess-config.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ImageItem } from '../../src/data/index.ts';
+import type { ImageItem } from '../../src/data/types.ts';
 import { chooseImages } from '../../src/demo/choose-images.ts';
 import { readDemoModelRecord } from '../../src/demo/model-record.ts';
 import { DEFAULT_DEMO_MODEL, resolveDemoOptions } from '../../src/demo/options.ts';

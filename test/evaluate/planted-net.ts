@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { cpSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makePreprocessConfig } from '../../src/data/index.ts';
+import { makePreprocessConfig } from '../../src/data/preprocess-config.ts';
 import { writeCubFixture, type CubFixture } from '../helpers/cub-fixture.ts';
 import { buildModel, node, tensor, valueInfo } from '../../src/onnx/builder.ts';
 import { readSafetensors, tensorOf, writeSafetensors } from '../../src/io/safetensors.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { type CardData, escapeHtml, renderCard, writeCard } from '../../src/explain/card.ts';
-import { crop, overlay, prototypeBox } from '../../src/pictures/index.ts';
+import { crop, overlay, prototypeBox } from '../../src/pictures/overlay.ts';
 import { CheckError, InputError } from '../../src/util/errors.ts';
 import { openBrowser } from '../helpers/browser.ts';
 import { assertBalanced } from '../helpers/html.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildNetwork } from '../../src/builder/index.ts';
+import { buildNetwork } from '../../src/builder/build.ts';
 import { Explainer, type ImageExplanation } from '../../src/explain/explain.ts';
 import { buildResNetLike } from '../helpers/synthetic-nets.ts';
 import { CLASS_NAMES, imageBytes } from './explain-fixture.ts';

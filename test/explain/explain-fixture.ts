@@ -8,10 +8,13 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { makePreprocessConfig, type ImageItem, type PreprocessConfig, loadImage } from '../../src/data/index.ts';
+import { makePreprocessConfig, type PreprocessConfig } from '../../src/data/preprocess-config.ts';
+import { type ImageItem } from '../../src/data/types.ts';
+import { loadImage } from '../../src/data/load.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
 import { buildResNetLike } from '../helpers/synthetic-nets.ts';
-import { ExemplarScorer, exemplarIndexHeader, writeClassExemplars, writeExemplarIndex, EXEMPLAR_INDEX_FILE, type ClassExemplars } from '../../src/builder/exemplars.ts';
+import { ExemplarScorer, writeClassExemplars } from '../../src/builder/exemplars.ts';
+import { exemplarIndexHeader, writeExemplarIndex, EXEMPLAR_INDEX_FILE, type ClassExemplars } from '../../src/network/exemplar-index.ts';
 import { NETWORK_SCHEMA, saveNetwork, type NetworkManifest } from '../../src/network/artifact.ts';
 import { Rng } from '../../src/util/random.ts';
 

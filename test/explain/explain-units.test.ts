@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closestNames, editDistance, resolveClassName } from '../../src/network/class-names.ts';
 import { rankClasses, softmax, termMaps } from '../../src/network/contributions.ts';
-import { upsampleMap } from '../../src/pictures/index.ts';
+import { upsampleMap } from '../../src/pictures/heatmap.ts';
 import { boxAtPercentile, percentileBySelection, strongestRegion } from '../../src/pictures/strongest-region.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';

@@ -7,7 +7,8 @@ import { copyFile, mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadImage, makePreprocessConfig } from '../../src/data/index.ts';
+import { loadImage } from '../../src/data/load.ts';
+import { makePreprocessConfig } from '../../src/data/preprocess-config.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
 import { buildHeadModel, type HeadModel, type HeadModelSpec } from '../helpers/head-models.ts';
 import { NETWORK_SCHEMA, loadNetwork, saveNetwork, type NetworkManifest } from '../../src/network/artifact.ts';

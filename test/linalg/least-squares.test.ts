@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix, QrDecomposition } from 'ml-matrix';
-import { leastSquares, nonNegativeLeastSquares } from '../../src/linalg/index.ts';
+import { leastSquares, nonNegativeLeastSquares } from '../../src/linalg/least-squares.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';
 

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nmf, nmfMuPlainJs, type NmfResult, type NmfSolver } from '../../src/linalg/index.ts';
+import { nmf } from '../../src/linalg/nmf/nmf.ts';
+import { nmfMuPlainJs } from '../../src/linalg/nmf/plain.ts';
+import { type NmfResult, type NmfSolver } from '../../src/linalg/nmf/types.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { cosine, lowRankPlusNoise, permutations, plantedNmf, relativeError } from './fixtures.ts';
 

@@ -3,19 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import {
-  CATEGORICAL_PALETTE,
-  boxOnImage,
-  combinedView,
-  crop,
-  overlay,
-  parseHexColour,
-  percentileBox,
-  strongestPrototype,
-  upsampleMap,
-  viridis,
-  type Box,
-} from '../../src/pictures/index.ts';
+import { CATEGORICAL_PALETTE, parseHexColour } from '../../src/pictures/palette.ts';
+import { boxOnImage, crop, overlay } from '../../src/pictures/overlay.ts';
+import { combinedView, strongestPrototype } from '../../src/pictures/combined.ts';
+import { percentileBox, type Box } from '../../src/pictures/percentile.ts';
+import { upsampleMap } from '../../src/pictures/heatmap.ts';
+import { viridis } from '../../src/pictures/colormap.ts';
 import { InputError } from '../../src/util/errors.ts';
 
 async function decode(png: Buffer): Promise<{ data: Uint8Array; width: number; height: number; channels: number }> {

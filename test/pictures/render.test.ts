@@ -2,20 +2,12 @@
 // categorical palette, heatmap normalisation and alpha.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  CATEGORICAL_PALETTE,
-  VIRIDIS_LUT,
-  heatmapRgba,
-  normaliseMap,
-  parseHexColour,
-  percentile,
-  percentileBox,
-  prototypeBox,
-  resizeBicubic,
-  sharedScale,
-  upsampleMap,
-  viridis,
-} from '../../src/pictures/index.ts';
+import { CATEGORICAL_PALETTE, parseHexColour } from '../../src/pictures/palette.ts';
+import { VIRIDIS_LUT, viridis } from '../../src/pictures/colormap.ts';
+import { heatmapRgba, normaliseMap, sharedScale, upsampleMap } from '../../src/pictures/heatmap.ts';
+import { percentile, percentileBox } from '../../src/pictures/percentile.ts';
+import { prototypeBox } from '../../src/pictures/overlay.ts';
+import { resizeBicubic } from '../../src/pictures/upsample.ts';
 import { InputError } from '../../src/util/errors.ts';
 
 test('percentile follows numpy linear interpolation (hand-computed cases)', () => {

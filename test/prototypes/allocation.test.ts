@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decomposeClass, type ClassDecomposition, type DecomposeOptions } from '../../src/prototypes/index.ts';
+import { decomposeClass, type ClassDecomposition } from '../../src/prototypes/decompose.ts';
+import { type DecomposeOptions } from '../../src/prototypes/options.ts';
 import { plantedClass } from './planted.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decomposeClass } from '../../src/prototypes/index.ts';
+import { decomposeClass } from '../../src/prototypes/decompose.ts';
 import { matchRows, plantedClass } from './planted.ts';
 
 test('planted parts are recovered end to end: every NMF prototype matches a planted part (cos >= 0.99)', async () => {

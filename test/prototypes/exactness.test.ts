@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CheckError } from '../../src/util/errors.ts';
-import { decomposeClass, storeExactSum, type Allocator, type ClassDecomposition, type Scaling } from '../../src/prototypes/index.ts';
+import { decomposeClass, type ClassDecomposition } from '../../src/prototypes/decompose.ts';
+import { storeExactSum } from '../../src/prototypes/exact-sum.ts';
+import { type Allocator, type Scaling } from '../../src/prototypes/options.ts';
 import { Rng } from '../../src/util/random.ts';
 import { plantedClass } from './planted.ts';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FeatureProducts } from '../../src/prototypes/feature-products.ts';
 import { groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, NORM_GUARD, type Groups } from '../../src/prototypes/heatmap-objective.ts';
 import { objectiveAndLogitGradient, objectiveAndWeightGradient, objectiveAt, softmaxColumns, type SplitProblem } from '../../src/prototypes/residual-split.ts';
-import { decomposeClass } from '../../src/prototypes/index.ts';
+import { decomposeClass } from '../../src/prototypes/decompose.ts';
 import { Rng } from '../../src/util/random.ts';
 import { plantedClass } from './planted.ts';
 

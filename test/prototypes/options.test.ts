@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/util/errors.ts';
-import { decomposeClass, DEFAULT_PRESET, PAPER_PRESET, resolveOptions } from '../../src/prototypes/index.ts';
+import { decomposeClass } from '../../src/prototypes/decompose.ts';
+import { DEFAULT_PRESET, PAPER_PRESET, resolveOptions } from '../../src/prototypes/options.ts';
 
 test('presets fill scaling, objective and allocator; explicit fields override them', () => {
   const d = resolveOptions();

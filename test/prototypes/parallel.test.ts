@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/util/errors.ts';
-import { decomposeClass, decomposeClasses, decomposeClassesStream, type ClassDecomposition, type ClassInput, type ClassLoader, type ClassProgress } from '../../src/prototypes/index.ts';
+import { decomposeClass, type ClassDecomposition, type ClassInput } from '../../src/prototypes/decompose.ts';
+import { decomposeClasses, decomposeClassesStream, type ClassLoader, type ClassProgress } from '../../src/prototypes/parallel.ts';
 import { plantedClass } from './planted.ts';
 
 const make = (c: number): ClassInput => {

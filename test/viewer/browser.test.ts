@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startViewer, type Viewer } from '../../src/viewer/index.ts';
+import { startViewer, type Viewer } from '../../src/viewer/server.ts';
 import { CLASS_NAMES, type ExplainFixture } from '../explain/explain-fixture.ts';
 import { openBrowser, type BrowserSession } from '../helpers/browser.ts';
 import { makeViewerFixture } from './viewer-fixture.ts';

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadImage } from '../../src/data/index.ts';
+import { loadImage } from '../../src/data/load.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
-import { startViewer, type ClassJson, type ExplainResponse, type Viewer } from '../../src/viewer/index.ts';
+import { startViewer, type ClassJson, type ExplainResponse, type Viewer } from '../../src/viewer/server.ts';
 import { CLASS_NAMES, K, SIZE, imageBytes, type ExplainFixture } from '../explain/explain-fixture.ts';
 import { makeViewerFixture, plantedFidelity, plantedImages, plantedNmfError, rawGet } from './viewer-fixture.ts';
 

@@ -3,7 +3,10 @@
  * project's data layer (src/data) into one NHWC float32 array, with labels. The demo dataset is small
  * (1500 + 750 images of 64 x 64 x 3: about 110 MB as float32).
  */
-import { batches, makePreprocessConfig, openDataset, type PreprocessConfig, type Split } from '../../src/data/index.ts';
+import { batches } from '../../src/data/batches.ts';
+import { makePreprocessConfig, type PreprocessConfig } from '../../src/data/preprocess-config.ts';
+import { openDataset } from '../../src/data/open.ts';
+import { type Split } from '../../src/data/dataset.ts';
 import type { LabelledImages } from './train.ts';
 
 /** A split in memory plus where it came from. */

@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
-import { generatePartsDataset } from '../../src/data/synthetic/index.ts';
-import type { PreprocessConfig } from '../../src/data/index.ts';
+import { generatePartsDataset } from '../../src/data/synthetic/generate.ts';
+import type { PreprocessConfig } from '../../src/data/preprocess-config.ts';
 import { exportLayersModelToOnnx } from './tfjs-to-onnx.ts';
 import { checkParity, nhwcToNchw, onnxLogits } from './tfjs-onnx-parity.ts';
 import { Rng } from '../../src/util/random.ts';

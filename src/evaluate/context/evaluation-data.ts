@@ -4,7 +4,12 @@
  * classifier's features and the black box's logits, and (for the parts protocol) with each image's
  * parts mapped into input pixels by the reference arithmetic.
  */
-import { batches, isCubLayout, openDataset, type Dataset, type DatasetFormat, type Failure, type ImageItem, type PreprocessConfig, type Split } from '../../data/index.ts';
+import { batches } from '../../data/batches.ts';
+import { isCubLayout } from '../../data/cub.ts';
+import { openDataset } from '../../data/open.ts';
+import { type Dataset, type DatasetFormat, type Split } from '../../data/dataset.ts';
+import { type Failure, type ImageItem } from '../../data/types.ts';
+import { type PreprocessConfig } from '../../data/preprocess-config.ts';
 import { InputError } from '../../util/errors.ts';
 import type { ForwardBatch, NetworkEvaluationModel } from './network-model.ts';
 import { protocolCrop, protocolParts, type PartsVariant } from '../protocols/parts.ts';

@@ -5,7 +5,7 @@
  * batch, and from features alone the prototype network's contributions and logits and the maps of
  * every prototype set.
  */
-import type { PreprocessConfig } from '../../data/index.ts';
+import type { PreprocessConfig } from '../../data/preprocess-config.ts';
 import type { Failure } from '../../data/types.ts';
 import type { Classifier } from '../../model/classifier.ts';
 import type { Network } from '../../network/artifact.ts';
@@ -13,7 +13,7 @@ import type { Decomposition } from '../protocols/axioms.ts';
 import { softmax } from '../../network/contributions.ts';
 import { BlackBox } from './black-box.ts';
 import type { EvaluationBatch, EvaluationContext, EvaluationModel } from './metric.ts';
-import { openNetwork, type HeadDifference, type OpenNetworkOptions } from '../open-network.ts';
+import { openNetwork, type HeadDifference, type OpenNetworkOptions } from '../../network/open.ts';
 import { PrototypeHead, type Decomposed } from './prototype-head.ts';
 import { prototypeSets, type PrototypeSet, type PrototypeSetName } from './prototype-sets.ts';
 

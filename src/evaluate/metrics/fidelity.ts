@@ -8,7 +8,7 @@
  */
 import { InputError } from '../../util/errors.ts';
 import { batchCount, type Metric } from '../context/metric.ts';
-import type { HeadDifference } from '../open-network.ts';
+import type { HeadDifference } from '../../network/open.ts';
 import type { NetworkEvaluationContext } from '../context/network-model.ts';
 
 /** Default relative tolerance of the logit comparison (float32 logits carry about 7 digits). */

@@ -2,11 +2,12 @@
  * The evaluation report (JSON schema 'protolens.evaluation', version 1): what was evaluated, with
  * which settings, every metric's result, and whether the guarantees held.
  */
-import type { Failure, PreprocessConfig } from '../../data/index.ts';
+import type { Failure } from '../../data/types.ts';
+import type { PreprocessConfig } from '../../data/preprocess-config.ts';
 import type { AxiomsReport } from '../metrics/axioms.ts';
 import type { DeletionReport } from '../metrics/deletion.ts';
 import type { FidelityReport } from '../metrics/fidelity.ts';
-import type { HeadDifference } from '../open-network.ts';
+import type { HeadDifference } from '../../network/open.ts';
 import type { PartsSetsReport } from '../metrics/parts-sets.ts';
 import type { PrototypeSetName } from '../context/prototype-sets.ts';
 

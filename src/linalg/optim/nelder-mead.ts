@@ -1,10 +1,12 @@
 /**
- * Nelder-Mead for a few parameters whose objective is asynchronous (each evaluation runs the heatmap
- * products in onnxruntime). Adaptive coefficients of Gao and Han (2012), which keep the method working
- * beyond a handful of dimensions; restarts rebuild the simplex around the best point. Deterministic.
+ * Derivative-free minimisation by the Nelder-Mead simplex method, for a few parameters whose objective
+ * may be asynchronous (the residual split's evaluations run heatmap products in onnxruntime). Adaptive
+ * coefficients of Gao and Han (2012), which keep the method working beyond a handful of dimensions;
+ * restarts rebuild the simplex around the best point. NaN counts as +Infinity. Deterministic.
  */
+import { InputError } from '../../util/errors.ts';
 
-export interface AsyncNelderMeadOptions {
+export interface NelderMeadOptions {
   /** Evaluations in total, restarts included. Default 200 x dimension. */
   maxEvaluations?: number;
   /** Stop a run when the simplex's f spread is below tolF · max(|f_best|, 1e-300). Default 1e-9. */
@@ -17,7 +19,7 @@ export interface AsyncNelderMeadOptions {
   restarts?: number;
 }
 
-export interface AsyncNelderMeadResult {
+export interface NelderMeadResult {
   x: Float64Array;
   f: number;
   evaluations: number;
@@ -25,13 +27,25 @@ export interface AsyncNelderMeadResult {
   restarts: number;
 }
 
-/** Minimise f from x0. The result is never worse than f(x0). */
-export async function nelderMeadAsync(
-  f: (x: Float64Array) => Promise<number>,
+function checkOption(name: string, v: number | undefined, ok: (v: number) => boolean, expected: string): void {
+  if (v !== undefined && !ok(v)) throw new InputError(`Nelder-Mead: ${name} must be ${expected}, got ${v}`);
+}
+
+/**
+ * Minimise f from x0. The result is never worse than f(x0).
+ * @throws InputError: an option out of range (named).
+ */
+export async function nelderMead(
+  f: (x: Float64Array) => number | Promise<number>,
   x0: ArrayLike<number>,
-  opts: AsyncNelderMeadOptions = {},
-): Promise<AsyncNelderMeadResult> {
+  opts: NelderMeadOptions = {},
+): Promise<NelderMeadResult> {
   const n = x0.length;
+  checkOption('maxEvaluations', opts.maxEvaluations, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1');
+  checkOption('tolF', opts.tolF, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
+  checkOption('tolX', opts.tolX, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
+  checkOption('initialStep', opts.initialStep, (v) => Number.isFinite(v) && v > 0, 'a finite number > 0');
+  checkOption('restarts', opts.restarts, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
   const maxEvaluations = opts.maxEvaluations ?? 200 * Math.max(n, 1);
   const tolF = opts.tolF ?? 1e-9;
   const tolX = opts.tolX ?? 1e-8;

@@ -1,13 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ATTRIBUTE_NAMES,
-  ATTRIBUTE_VALUES,
-  MAX_VALUE_SPREAD,
-  PART_GROUPS,
-  classAttributes,
-  type CreatureAttributes,
-} from '../../../src/data/synthetic/index.ts';
+import { ATTRIBUTE_NAMES, ATTRIBUTE_VALUES, MAX_VALUE_SPREAD, PART_GROUPS, classAttributes, type CreatureAttributes } from '../../../src/data/synthetic/attributes.ts';
 import { InputError } from '../../../src/util/errors.ts';
 
 // Independent re-statements of the rules (not the module's own helpers).

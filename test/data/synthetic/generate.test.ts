@@ -4,15 +4,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
-import {
-  DATASET_COMPLETE_FILE,
-  GENERATOR_VERSION,
-  PART_NAMES,
-  contactSheet,
-  generatePartsDataset,
-  readCubFiles,
-  type PartsDatasetOptions,
-} from '../../../src/data/synthetic/index.ts';
+import { DATASET_COMPLETE_FILE, GENERATOR_VERSION, generatePartsDataset, type PartsDatasetOptions } from '../../../src/data/synthetic/generate.ts';
+import { PART_NAMES } from '../../../src/data/synthetic/creature.ts';
+import { contactSheet } from '../../../src/data/synthetic/contact-sheet.ts';
+import { readCubFiles } from '../../../src/data/synthetic/cub-files.ts';
 import { InputError } from '../../../src/util/errors.ts';
 import { openCub } from '../../../src/data/cub.ts';
 

@@ -1,15 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../../src/util/random.ts';
-import {
-  ATTRIBUTE_VALUES,
-  PART_NAMES,
-  anchorClearance,
-  renderCreature,
-  type CanonicalPart,
-  type CreatureAttributes,
-  type PartName,
-} from '../../../src/data/synthetic/index.ts';
+import { ATTRIBUTE_VALUES, type CreatureAttributes } from '../../../src/data/synthetic/attributes.ts';
+import { PART_NAMES, anchorClearance, type CanonicalPart, type PartName } from '../../../src/data/synthetic/creature.ts';
+import { renderCreature } from '../../../src/data/synthetic/scene.ts';
 import { DEFAULT_SCENE, planScene, rasterise, sceneSvg } from '../../../src/data/synthetic/scene.ts';
 
 const MAGENTA = '#ff00ff';
