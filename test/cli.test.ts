@@ -15,3 +15,15 @@ test('an unknown command is a usage error (exit 2) naming the command', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown command 'frobnicate'/);
 });
+
+test('the registry names each command as its module does, and --version is package.json\'s', async () => {
+  const { commands } = await import('../src/cli/commands.ts');
+  for (const entry of commands) {
+    const cmd = await entry.load();
+    assert.equal(cmd.spec.name, entry.name);
+    assert.equal(cmd.spec.summary, entry.summary, `summary of ${entry.name}`);
+  }
+  const { readFileSync } = await import('node:fs');
+  const version = JSON.parse(readFileSync('package.json', 'utf8')).version as string;
+  assert.equal(cli(['--version']).stdout.trim(), version);
+});

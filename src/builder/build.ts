@@ -28,7 +28,8 @@ import { EXEMPLAR_INDEX_FILE, exemplarIndexHeader, writeExemplarIndex, type Clas
 import { MANIFEST_FILE, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, TENSORS_FILE, saveNetwork, type ClassSummary, type NetworkManifest, type NetworkTensors } from '../network/artifact.ts';
 import { decomposeClassesStream, type ClassLoader } from '../prototypes/parallel.ts';
 import { InputError } from '../util/errors.ts';
-import { diagnosticsJson, generatorVersion, pathFromNetwork } from '../network/manifest-fields.ts';
+import { diagnosticsJson, pathFromNetwork } from '../network/manifest-fields.ts';
+import { packageVersion } from '../util/version.ts';
 import { resolveBuildOptions, type BuildOptions, type ResolvedBuildOptions } from './options.ts';
 import { OutputFolder } from './output.ts';
 import { checkUsableClass } from './usable.ts';
@@ -221,7 +222,7 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
     const manifest: NetworkManifest = {
       schema: NETWORK_SCHEMA,
       schemaVersion: NETWORK_SCHEMA_VERSION,
-      generator: { name: 'protolens', version: generatorVersion() },
+      generator: { name: 'protolens', version: packageVersion() },
       model: {
         path: pathFromNetwork(o.out, o.model),
         sha256: modelInfo.sha256,

@@ -3,20 +3,19 @@
  * call the library; no method logic lives here.
  */
 import { ExitCode, ProtolensError } from '../util/errors.ts';
+import { packageVersion } from '../util/version.ts';
 import { commands } from './commands.ts';
 import { helpText } from './args.ts';
 
-const VERSION = '0.1.0';
-
 function mainHelp(): string {
-  const width = Math.max(...commands.map((c) => c.spec.name.length)) + 2;
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   return [
     'Usage: protolens <command> [options]',
     '',
     'Post-hoc part-prototype explanations for ONNX image classifiers (GAP + linear head).',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
     "Run 'protolens <command> --help' for a command's options.",
     '',
@@ -32,14 +31,15 @@ export async function main(argv: string[]): Promise<number> {
     return name ? ExitCode.ok : ExitCode.usage;
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${packageVersion()}\n`);
     return ExitCode.ok;
   }
-  const cmd = commands.find((c) => c.spec.name === name);
-  if (!cmd) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`protolens: unknown command '${name}'\n\n${mainHelp()}`);
     return ExitCode.usage;
   }
+  const cmd = await entry.load();
   // Every command's --help is answered here, from the same spec that parses its options.
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(helpText(cmd.spec));

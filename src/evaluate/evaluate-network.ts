@@ -19,7 +19,7 @@ import { resolve } from 'node:path';
 import { checkClassCount, type DatasetFormat, type Split } from '../data/dataset.ts';
 import { samePreprocess, type PreprocessConfig } from '../data/preprocess-config.ts';
 import { type Failure } from '../data/types.ts';
-import { generatorVersion } from '../network/manifest-fields.ts';
+import { packageVersion } from '../util/version.ts';
 import type { Network } from '../network/artifact.ts';
 import { InputError } from '../util/errors.ts';
 import { axiomsMetric, type AxiomsOptions, type AxiomsReport } from './metrics/axioms.ts';
@@ -246,7 +246,7 @@ export async function evaluateNetwork(opts: EvaluateOptions): Promise<Evaluation
     const report: EvaluationReport = {
       schema: EVALUATION_SCHEMA,
       version: EVALUATION_SCHEMA_VERSION,
-      generator: { name: 'protolens', version: generatorVersion() },
+      generator: { name: 'protolens', version: packageVersion() },
       network: {
         dir: resolve(net.dir),
         classes: net.numClasses,

@@ -30,7 +30,7 @@ import type { Box } from '../pictures/percentile.ts';
 import { DEFAULT_BOX_PERCENTILE, strongestRegion } from '../pictures/strongest-region.ts';
 import { PictureWriter, type ImagePictures, type PictureOptions } from './report.ts';
 import { EXPLANATION_SCHEMA, EXPLANATION_SCHEMA_VERSION, explanationDocument, imageEntry, type DocumentHeader, type ExplanationDocument, type ImageEntry } from './schema.ts';
-import { generatorVersion } from '../network/manifest-fields.ts';
+import { packageVersion } from '../util/version.ts';
 
 /** Classes reported per image by default (fewer when the model has fewer). */
 export const DEFAULT_TOP = 5;
@@ -401,7 +401,7 @@ export class Explainer {
     return {
       schema: EXPLANATION_SCHEMA,
       version: EXPLANATION_SCHEMA_VERSION,
-      generator: { name: 'protolens', version: generatorVersion() },
+      generator: { name: 'protolens', version: packageVersion() },
       network: { dir: resolve(this.network.dir), classes: this.network.numClasses, k: this.network.k, seed: m.seed, allocator: typeof allocator === 'string' ? allocator : null },
       model: { path: this.modelPath, sha256: this.classifier.sha256 },
       preprocess: this.preprocess,

@@ -24,7 +24,7 @@ import { loadNetwork, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, type Network } fro
 import { openNetworkModel } from '../network/open.ts';
 import { CheckError, InputError, UsageError } from '../util/errors.ts';
 import { Rng } from '../util/random.ts';
-import { generatorVersion } from '../network/manifest-fields.ts';
+import { packageVersion } from '../util/version.ts';
 import { addExplanationOutputs, HEATMAP_MODES, type ExplanationOutputNames, type ExportedOutput, type HeatmapMode } from './explanation-graph.ts';
 
 export { HEATMAP_MODES, type HeatmapMode, type ExportedOutput, type ExplanationOutputNames } from './explanation-graph.ts';
@@ -105,7 +105,7 @@ function metadataFor(network: Network, clf: Classifier, sourceSha: string, heatm
   return {
     'protolens.schema': EXPORT_SCHEMA,
     'protolens.schema_version': String(EXPORT_SCHEMA_VERSION),
-    'protolens.generator': `protolens ${generatorVersion()}`,
+    'protolens.generator': `protolens ${packageVersion()}`,
     'protolens.network_schema': `${NETWORK_SCHEMA}@${m.schemaVersion ?? NETWORK_SCHEMA_VERSION}`,
     'protolens.source_sha256': sourceSha,
     'protolens.class_names': JSON.stringify(m.classNames),

@@ -1,8 +1,7 @@
 /**
  * Pieces of the network manifest that build assembles: paths recorded relative to the network
- * folder, per-class diagnostics as plain JSON, and the generator version.
+ * folder, per-class diagnostics as plain JSON.
  */
-import { readFileSync } from 'node:fs';
 import { isAbsolute, parse, relative, sep } from 'node:path';
 import type { ClassDecomposition } from '../prototypes/decompose.ts';
 
@@ -47,18 +46,4 @@ export function diagnosticsJson(r: ClassDecomposition): Record<string, unknown> 
     imagesUsed: d.imagesUsed,
     warnings: d.warnings,
   };
-}
-
-let version: string | undefined;
-
-/** The package version (from package.json two folders up from this module, in src/ and dist/ alike). */
-export function generatorVersion(): string {
-  if (version === undefined) {
-    try {
-      version = String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version ?? 'unknown');
-    } catch {
-      version = 'unknown';
-    }
-  }
-  return version;
 }
