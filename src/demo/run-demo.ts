@@ -29,11 +29,11 @@ import { cachedContactSheet } from './contact-sheet-cache.ts';
 import { readDemoModelRecord, type DemoModelRecord } from './model-record.ts';
 import { resolveDemoOptions, type DemoOptions, type ResolvedDemoOptions } from './options.ts';
 import { DEMO_LAYOUT, prepareDemoFolder } from './output-folder.ts';
-import { renderDemoPage } from './page.ts';
+import { renderDemoPage } from './page/page.ts';
 import { describePreprocess, pageClasses } from '../html/page-classes.ts';
 import type { DemoPageData, PageEvaluation, PageExplanation, PageStep } from '../html/page-data.ts';
-import { evaluationView } from './page-evaluation.ts';
-import { brokenReferences } from './page-links.ts';
+import { evaluationView } from './page/evaluation.ts';
+import { brokenReferences } from './page/links.ts';
 import { DEMO_SUMMARY_SCHEMA, DEMO_SUMMARY_VERSION, type DemoSummary, type SetFigures } from './summary.ts';
 import { classifySplit, type TestPassResult } from './test-pass.ts';
 

@@ -6,9 +6,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DemoPageData, PageEvaluation } from '../../src/html/page-data.ts';
-import { renderDemoPage } from '../../src/demo/page.ts';
+import { renderDemoPage } from '../../src/demo/page/page.ts';
 import { url } from '../../src/html/format.ts';
-import { brokenReferences, pageReferences } from '../../src/demo/page-links.ts';
+import { brokenReferences, pageReferences } from '../../src/demo/page/links.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { assertBalanced } from '../helpers/html.ts';
 

@@ -2,9 +2,9 @@
  * The evaluation on the demo page: the report of `evaluateNetwork` reduced to what the page shows
  * (`evaluationView`), and its section (`evaluationSection`).
  */
-import type { EvaluationReport } from '../evaluate/output/report.ts';
-import type { PageEvaluation, PageSetScores } from '../html/page-data.ts';
-import { duration, esc, num, pct, sci, url } from '../html/format.ts';
+import type { EvaluationReport } from '../../evaluate/output/report.ts';
+import type { PageEvaluation, PageSetScores } from '../../html/page-data.ts';
+import { duration, esc, num, pct, sci, url } from '../../html/format.ts';
 
 /**
  * The page's view of an evaluation report. `prefix` is the evaluation folder relative to the page

@@ -4,11 +4,11 @@
  * Sections: overview (key numbers), the data, the class gallery, explained test images, build
  * diagnostics, evaluation, and how the page was made.
  */
-import type { DemoPageData } from '../html/page-data.ts';
-import { evaluationSection } from './page-evaluation.ts';
-import { bodyRegion, gallerySection, PROTOTYPE_BLOCK_CSS } from '../html/gallery.ts';
-import { diagnosticsSection, explanationsSection } from './page-sections.ts';
-import { duration, esc, num, pct, url } from '../html/format.ts';
+import type { DemoPageData } from '../../html/page-data.ts';
+import { evaluationSection } from './evaluation.ts';
+import { bodyRegion, gallerySection, PROTOTYPE_BLOCK_CSS } from '../../html/gallery.ts';
+import { diagnosticsSection, explanationsSection } from './sections.ts';
+import { duration, esc, num, pct, url } from '../../html/format.ts';
 
 const CSS = `
 :root { --ink: #1b1f24; --sub: #59636e; --line: #d8dee4; --soft: #f5f7f9; --accent: #0b5cad; --ok: #1a7f37; --bad: #b3261e; }

@@ -2,9 +2,9 @@
  * Sections of the demo page other than the gallery and the evaluation: the explained test images
  * and the build diagnostics table.
  */
-import type { PageClass, PageExplanation } from '../html/page-data.ts';
-import { protoColour } from '../html/gallery.ts';
-import { displayName, esc, num, pct, signed, url } from '../html/format.ts';
+import type { PageClass, PageExplanation } from '../../html/page-data.ts';
+import { protoColour } from '../../html/gallery.ts';
+import { displayName, esc, num, pct, signed, url } from '../../html/format.ts';
 
 function contributionRows(contributions: readonly number[], bias: number, logit: number, parts: readonly (string | null)[]): string {
   const rows = contributions.map(
