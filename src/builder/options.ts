@@ -14,6 +14,7 @@ type InputLayout = NonNullable<LoadClassifierOptions['inputLayout']>;
 import { DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLARS } from './exemplars.ts';
 import { resolveOptions, type DecomposeOptions, type ResolvedOptions } from '../prototypes/options.ts';
 import { InputError } from '../util/errors.ts';
+import { checkedInteger, checkedNumber, optional } from '../util/options.ts';
 
 /** Folder name of the default feature cache, created next to the network folder. */
 export const DEFAULT_CACHE_NAME = '.protolens-cache';
@@ -92,17 +93,8 @@ export interface ResolvedBuildOptions {
   strict: boolean;
 }
 
-function int(name: string, v: unknown, min: number): number | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new InputError(`option ${name}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function tolerance(v: unknown): number | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new InputError(`option headTolerance: expected a finite number >= 0, got ${JSON.stringify(v)}`);
-  return v;
-}
+const int = (name: string, v: unknown, min: number): number | null => optional(v, null, (x) => checkedInteger(`option ${name}`, x, min));
+const tolerance = (v: unknown): number | null => optional(v, null, (x) => checkedNumber('option headTolerance', x, { min: 0 }));
 
 /** The default feature cache for a network folder: `<parent of out>/.protolens-cache`. */
 export function defaultCacheDir(out: string): string {
@@ -119,8 +111,7 @@ export function resolveBuildOptions(o: BuildOptions): ResolvedBuildOptions {
   }
   const out = resolve(o.out);
   if (basename(out) === '') throw new InputError(`option out: '${o.out}' is not a folder that can be created`);
-  const pct = o.exemplarPercentile ?? DEFAULT_EXEMPLAR_PERCENTILE;
-  if (typeof pct !== 'number' || !(pct >= 0 && pct <= 100)) throw new InputError(`option exemplarPercentile: expected a number in [0, 100], got ${JSON.stringify(o.exemplarPercentile)}`);
+  const pct = optional(o.exemplarPercentile, DEFAULT_EXEMPLAR_PERCENTILE, (x) => checkedNumber('option exemplarPercentile', x, { min: 0, max: 100 }));
   return {
     model: resolve(o.model),
     data: resolve(o.data),

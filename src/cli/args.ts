@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../util/errors.ts';
+import { checkedInteger, checkedNumber, type NumberRange } from '../util/options.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -61,31 +62,40 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   }
 }
 
-/** Parse a positive integer option, naming the option in the error. */
-export function intOption(values: Parsed['values'], name: string, min = 1): number | undefined {
+/** The raw text of a string option, or undefined when absent. */
+function raw(values: Parsed['values'], name: string): string | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got '${String(v)}'`);
-  return n;
+  if (typeof v !== 'string') throw new UsageError(`--${name}: expected one value, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /**
- * Parse a number option in [lo, hi] (hi = Infinity: no upper bound), naming the option and the range
- * in the error; an empty value is refused. Undefined when the option is absent.
+ * Parse an integer option >= `min` (decimal digits only: '0x3', '1e3' and '' are refused), naming the
+ * option in the error. Undefined when the option is absent.
  */
-export function numberOption(values: Parsed['values'], name: string, lo: number, hi = Infinity): number | undefined {
-  const v = values[name];
+export function intOption(values: Parsed['values'], name: string, min = 1): number | undefined {
+  const v = raw(values, name);
   if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!(x >= lo && x <= hi) || String(v).trim() === '') throw new UsageError(`--${name}: expected a number in [${lo}, ${hi === Infinity ? 'inf' : hi}], got '${String(v)}'`);
-  return x;
+  if (!/^[+-]?\d+$/.test(v.trim())) throw new UsageError(`--${name}: expected an integer >= ${min}, got '${v}'`);
+  return checkedInteger(`--${name}`, Number(v), min, Infinity, UsageError);
+}
+
+/**
+ * Parse a number option within `range` (finite only; an empty value is refused), naming the option and
+ * the range in the error. Undefined when the option is absent.
+ */
+export function numberOption(values: Parsed['values'], name: string, range: NumberRange = {}): number | undefined {
+  const v = raw(values, name);
+  if (v === undefined) return undefined;
+  const x = v.trim() === '' ? NaN : Number(v);
+  return checkedNumber(`--${name}`, x, range, UsageError);
 }
 
 /** Parse an option that takes one of `allowed`, naming the option and the choices in the error. */
 export function oneOfOption<T extends string>(values: Parsed['values'], name: string, allowed: readonly T[]): T | undefined {
-  const v = values[name];
+  const v = raw(values, name);
   if (v === undefined) return undefined;
-  if (!allowed.includes(v as T)) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got '${String(v)}'`);
+  if (!allowed.includes(v as T)) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got '${v}'`);
   return v as T;
 }

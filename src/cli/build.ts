@@ -1,5 +1,5 @@
 /** `protolens build --model M.onnx --data DIR`: build the part-prototype network artifact. */
-import { intOption, oneOfOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
+import { intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { buildNetwork } from '../builder/build.ts';
 import { DEFAULT_CACHE_NAME, type BuildOptions } from '../builder/options.ts';
@@ -77,13 +77,7 @@ const spec: CommandSpec = {
 
 const str = (values: Parsed['values'], name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
 
-function positiveNumber(values: Parsed['values'], name: string): number | undefined {
-  const v = str(values, name);
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!(Number.isFinite(x) && x > 0)) throw new UsageError(`--${name}: expected a number > 0, got '${v}'`);
-  return x;
-}
+const positiveNumber = (values: Parsed['values'], name: string): number | undefined => numberOption(values, name, { min: 0, exclusiveMin: true });
 
 function grid(values: Parsed['values'], name: string): [number, number] | undefined {
   const v = str(values, name);

@@ -69,7 +69,7 @@ async function run(argv: string[]): Promise<number> {
   if (typeof values.net !== 'string') throw new UsageError("evaluate: --net NET_DIR is required\nRun 'protolens evaluate --help' for usage.");
   if (typeof values.data !== 'string') throw new UsageError("evaluate: --data DIR is required\nRun 'protolens evaluate --help' for usage.");
   const substrate = oneOfOption<Substrate>(values, 'substrate', ['blur', 'mean', 'zero']);
-  const tolerance = numberOption(values, 'tolerance', 0, 1)!;
+  const tolerance = numberOption(values, 'tolerance', { min: 0, max: 1 })!;
   const json = values.json === true;
   const progress = new Map<string, Progress>();
   const finished = new Set<string>();
@@ -103,7 +103,7 @@ async function run(argv: string[]): Promise<number> {
     parts: {
       variant: oneOfOption(values, 'variant', ['strict', 'uncropped'] as const),
       halfSize: intOption(values, 'half-size', 0),
-      partThreshold: numberOption(values, 'part-threshold', 0, 1),
+      partThreshold: numberOption(values, 'part-threshold', { min: 0, max: 1 }),
     },
     deletion: {
       images: intOption(values, 'deletion-images'),

@@ -70,8 +70,8 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("explain: expected at least one IMAGE\nRun 'protolens explain --help' for usage.");
   const opts: ExplainerOptions = {
     top: intOption(values, 'top'),
-    percentile: numberOption(values, 'percentile', 0, 100)!,
-    tolerance: numberOption(values, 'tolerance', 0)!,
+    percentile: numberOption(values, 'percentile', { min: 0, max: 100 })!,
+    tolerance: numberOption(values, 'tolerance', { min: 0 })!,
     ...(typeof values.class === 'string' ? { className: values.class } : {}),
     ...(typeof values.model === 'string' ? { model: values.model } : {}),
     ...(values.threads !== undefined ? { threads: intOption(values, 'threads') } : {}),
@@ -80,7 +80,7 @@ async function run(argv: string[]): Promise<number> {
   const out = typeof values.out === 'string' ? values.out : undefined;
   const json = values.json === true;
   const heatmaps = values.heatmaps === true;
-  const scale = values.scale === 'auto' ? 'auto' : numberOption(values, 'scale', 0.01, 64)!;
+  const scale = values.scale === 'auto' ? 'auto' : numberOption(values, 'scale', { min: 0.01, max: 64 })!;
   let sources: ImageSource[] = positionals;
   if (typeof values.data === 'string') {
     const found = await datasetImageSources(positionals, values.data);

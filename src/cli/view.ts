@@ -46,7 +46,7 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`view: unexpected argument '${positionals[0]}'\nRun 'protolens view --help' for usage.`);
   const port = intOption(values, 'port', 0)!;
   if (port > 65535) throw new UsageError(`--port: expected an integer in [0, 65535], got '${String(values.port)}'`);
-  const maxMb = numberOption(values, 'max-upload', 0.001, 4096)!;
+  const maxMb = numberOption(values, 'max-upload', { min: 0.001, max: 4096 })!;
   const viewer = await startViewer({
     net: values.net,
     port,

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { PartsDatasetOptions } from '../data/synthetic/generate.ts';
 import type { Preset } from '../prototypes/options.ts';
 import { InputError } from '../util/errors.ts';
+import { checkedChoice, checkedInteger, optional } from '../util/options.ts';
 
 /** The committed demo model, found from this module's location (the same in src/ and dist/). */
 export const DEFAULT_DEMO_MODEL = fileURLToPath(new URL('../../models/demo-cnn.onnx', import.meta.url));
@@ -87,9 +88,7 @@ export interface ResolvedDemoOptions {
 function intOpt(name: string, v: unknown, min: number, fallback: number): number;
 function intOpt(name: string, v: unknown, min: number, fallback: null): number | null;
 function intOpt(name: string, v: unknown, min: number, fallback: number | null): number | null {
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new InputError(`demo option ${name}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return v;
+  return optional(v, fallback, (x) => checkedInteger(`demo option ${name}`, x, min));
 }
 
 /** Validate and fill defaults. Paths are made absolute. Throws InputError naming the option. */
@@ -99,10 +98,8 @@ export function resolveDemoOptions(o: DemoOptions = {}): ResolvedDemoOptions {
     if (v !== undefined && (typeof v !== 'string' || v === '')) throw new InputError(`demo option ${key}: expected a path, got ${JSON.stringify(v)}`);
   }
   const model = resolve(o.model ?? DEFAULT_DEMO_MODEL);
-  const preset = o.preset ?? 'default';
-  if (preset !== 'default' && preset !== 'paper') throw new InputError(`demo option preset: expected 'default' or 'paper', got ${JSON.stringify(preset)}`);
-  const seed = intOpt('seed', o.seed, 0, DEFAULT_DEMO_SEED);
-  if (seed > 0xffffffff) throw new InputError(`demo option seed: expected an integer in 0..4294967295, got ${seed}`);
+  const preset = optional(o.preset, 'default' as const, (x) => checkedChoice('demo option preset', x, ['default', 'paper'] as const));
+  const seed = optional(o.seed, DEFAULT_DEMO_SEED, (x) => checkedInteger('demo option seed', x, 0, 0xffffffff));
   const ds = o.dataset ?? {};
   for (const key of Object.keys(ds)) {
     if (!['trainPerClass', 'testPerClass', 'concurrency'].includes(key)) throw new InputError(`demo option dataset.${key}: not a dataset setting the demo changes (trainPerClass, testPerClass, concurrency)`);

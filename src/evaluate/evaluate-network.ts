@@ -22,6 +22,7 @@ import { type Failure } from '../data/types.ts';
 import { packageVersion } from '../util/version.ts';
 import type { Network } from '../network/artifact.ts';
 import { InputError } from '../util/errors.ts';
+import { checkedInteger, optional } from '../util/options.ts';
 import { axiomsMetric, type AxiomsOptions, type AxiomsReport } from './metrics/axioms.ts';
 import { deletionMetric, type DeletionOptions, type DeletionReport } from './metrics/deletion.ts';
 import { forwardBatches, openEvaluationData, type EvaluationData } from './context/evaluation-data.ts';
@@ -162,11 +163,7 @@ async function runPass(
   return { results, images, seconds: (performance.now() - t0) / 1000, failures };
 }
 
-function positiveInt(v: number | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < 1) throw new InputError(`${name}: expected a positive integer, got ${v}`);
-  return v;
-}
+const positiveInt = (v: number | undefined, name: string): number | undefined => optional(v, undefined, (x) => checkedInteger(name, x, 1));
 
 /** Evaluate a network on a dataset. See the module doc; options and defaults in docs/evaluation.md. */
 export async function evaluateNetwork(opts: EvaluateOptions): Promise<EvaluationReport> {

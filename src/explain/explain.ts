@@ -23,6 +23,7 @@ import { loadNetwork, type Network } from '../network/artifact.ts';
 import { openNetworkModel } from '../network/open.ts';
 import type { ExemplarEntry } from '../network/exemplar-index.ts';
 import { CheckError, InputError, UsageError } from '../util/errors.ts';
+import { checkedInteger, optional } from '../util/options.ts';
 import { resolveClassName } from '../network/class-names.ts';
 import { rankClasses, softmax, termMaps } from '../network/contributions.ts';
 import { readNetworkExemplars, type NetworkExemplars } from '../network/exemplar-index.ts';
@@ -149,11 +150,7 @@ export interface ExplainImagesOptions extends PictureOptions {
   classIndex?: number;
 }
 
-function positiveInt(v: number | undefined, name: string, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${name}: expected a positive integer, got ${v}`);
-  return v;
-}
+const positiveInt = (v: number | undefined, name: string, fallback: number): number => optional(v, fallback, (x) => checkedInteger(name, x, 1, Infinity, UsageError));
 
 /** Holds the network, the classifier session and the exemplar index; explains images one batch at a time. */
 export class Explainer {

@@ -3,7 +3,7 @@
  * presets, and their validation. Every choice the paper leaves open is one field here; the defaults
  * are the measured ones (docs/method-choices.md).
  */
-import { InputError } from '../util/errors.ts';
+import { checkedChoice, checkedInteger, checkedNumber, optional } from '../util/options.ts';
 
 /** How the prototypes are scaled to approximate the head vector: least squares (the paper) or NNLS. */
 export type Scaling = 'lstsq' | 'nnls';
@@ -107,36 +107,18 @@ const PRESETS: Record<Preset, { scaling: Scaling; objective: SplitObjective; all
   default: DEFAULT_PRESET,
 };
 
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw new InputError(`option ${name}: expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`);
-  }
-  return value as T;
-}
-
-function integer(name: string, value: unknown, min: number, fallback: number | null): number | null {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InputError(`option ${name}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function positive(name: string, value: unknown, fallback: number | null): number | null {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InputError(`option ${name}: expected a finite number > 0, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+const oneOf = <T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T =>
+  value === undefined ? fallback : checkedChoice(`option ${name}`, value, allowed);
+const integer = (name: string, value: unknown, min: number, fallback: number | null): number | null =>
+  optional(value, fallback, (x) => checkedInteger(`option ${name}`, x, min));
+const positive = (name: string, value: unknown, fallback: number | null): number | null =>
+  optional(value, fallback, (x) => checkedNumber(`option ${name}`, x, { min: 0, exclusiveMin: true }));
 
 /** Validate options and fill in preset values and defaults. Throws InputError naming the option. */
 export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
   const preset = oneOf('preset', opts.preset, ['paper', 'default'] as const, 'default');
   const base = PRESETS[preset];
-  const seed = integer('seed', opts.seed, 0, 0) as number;
-  if (seed > 0xffffffff) throw new InputError(`option seed: expected an integer in [0, 2^32), got ${seed}`);
+  const seed = optional(opts.seed, 0, (x) => checkedInteger('option seed', x, 0, 0xffffffff));
   return {
     k: integer('k', opts.k, 1, 3) as number,
     preset,

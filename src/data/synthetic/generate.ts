@@ -14,6 +14,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../../util/errors.ts';
+import { checkedInteger, checkedNumber } from '../../util/options.ts';
 import { Rng } from '../../util/random.ts';
 import { ATTRIBUTE_VALUES, classAttributes, DEFAULT_ATTRIBUTE_SEED, PALETTE, PART_GROUPS, type ClassSpec } from './attributes.ts';
 import { PART_NAMES } from './creature.ts';
@@ -114,15 +115,8 @@ const ROOT_FILES = [
   'image_render.jsonl',
 ];
 
-function checkInt(name: string, v: number, lo: number, hi: number): number {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new InputError(`${name}: expected an integer from ${lo} to ${hi}, got ${v}`);
-  return v;
-}
-
-function checkNum(name: string, v: number, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw new InputError(`${name}: expected a number from ${lo} to ${hi}, got ${v}`);
-  return v;
-}
+const checkInt = (name: string, v: number, lo: number, hi: number): number => checkedInteger(name, v, lo, hi);
+const checkNum = (name: string, v: number, lo: number, hi: number): number => checkedNumber(name, v, { min: lo, max: hi });
 
 function checkRange(name: string, r: readonly [number, number], lo: number, hi: number, int: boolean): [number, number] {
   if (!Array.isArray(r) || r.length !== 2) throw new InputError(`${name}: expected [low, high], got ${JSON.stringify(r)}`);

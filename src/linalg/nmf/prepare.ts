@@ -3,6 +3,7 @@
  * channels, check a warm start, and put the answer in canonical form.
  */
 import { InputError } from '../../util/errors.ts';
+import { checkedInteger } from '../../util/options.ts';
 import type { NmfInit, NmfOptions, NmfResult, NmfSolver } from './types.ts';
 
 /** F ready for factorisation, with the statistics the solvers need. */
@@ -32,10 +33,7 @@ export interface CommonOptions {
   svdPowerIterations: number | undefined;
 }
 
-function positiveInt(fn: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new InputError(`${fn}: ${name} must be a positive integer (got ${String(v)})`);
-  return v;
-}
+const positiveInt = (fn: string, name: string, v: unknown): number => checkedInteger(`${fn}: ${name}`, v, 1);
 
 /** Check shapes and values of F and the common options; shift negative channels. */
 export function prepareInput(fn: string, F: Float32Array, n: number, d: number, k: number): PreparedInput {
