@@ -174,5 +174,5 @@ test('bad input is an InputError naming the problem', async () => {
   await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity', 'speed' as 'fidelity'] }), /unknown metric 'speed'/);
   await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, model: fx.cornerModel }), /has SHA-256 [0-9a-f]{64}, but network .* was built from a model with SHA-256/);
   await assert.rejects(evaluateNetwork({ net: join(dir, 'nowhere'), data: fx.cub.root }), /not a protolens network folder/);
-  await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, maxImages: 0 }), /maxImages: expected a positive integer/);
+  await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, maxImages: 0 }), /maxImages: expected an integer >= 1, got 0/);
 });

@@ -306,7 +306,7 @@ test('bad input is an InputError naming what was expected', async () => {
   const F = new Float32Array(12);
   await assert.rejects(nmf(F, 3, 5, { k: 2 }), (e) => e instanceof InputError && /F has 12 values, expected n x d = 3 x 5 = 15/.test(e.message));
   await assert.rejects(nmf(Float32Array.from([1, NaN, 2, 3]), 2, 2, { k: 1 }), (e) => e instanceof InputError && /F\[0, 1\] is NaN/.test(e.message));
-  await assert.rejects(nmf(F, 3, 4, { k: 0 }), (e) => e instanceof InputError && /option k must be a positive integer/.test(e.message));
+  await assert.rejects(nmf(F, 3, 4, { k: 0 }), (e) => e instanceof InputError && /nmf: option k: expected an integer >= 1, got 0/.test(e.message));
   await assert.rejects(nmf(F, 3, 4, { k: 2, solver: 'als' as NmfSolver }), (e) => e instanceof InputError && /option solver must be 'hals' or 'mu'/.test(e.message));
   await assert.rejects(nmf(F, 3, 4, { k: 2, tol: -1 }), (e) => e instanceof InputError && /option tol/.test(e.message));
   await assert.rejects(nmf(F, 3, 4, { k: 2, threads: 0 }), (e) => e instanceof InputError && /option threads/.test(e.message));

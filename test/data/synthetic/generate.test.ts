@@ -163,7 +163,7 @@ test('a non-empty directory that is not a generated dataset is refused; bad opti
   await assert.rejects(gen(dir), (e: unknown) => e instanceof InputError && /not a generated parts dataset/.test(e.message));
   assert.equal(await readFile(join(dir, 'notes.txt'), 'utf8'), 'mine');
   await assert.rejects(gen(join(root, 'bad'), { size: 10 }), /size: expected an integer from 32 to 1024, got 10/);
-  await assert.rejects(gen(join(root, 'bad'), { occlusionRate: 2 }), /occlusionRate: expected a number from 0 to 1/);
+  await assert.rejects(gen(join(root, 'bad'), { occlusionRate: 2 }), /occlusionRate: expected a finite number from 0 to 1, got 2/);
   await assert.rejects(gen(join(root, 'bad'), { bboxFraction: [0.8, 0.5] }), /bboxFraction: low 0.8 is above high 0.5/);
   await rm(dir, { recursive: true });
 });
