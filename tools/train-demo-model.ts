@@ -2,7 +2,7 @@
  * Retrain the demo model from scratch: generate the synthetic parts dataset if needed, train, evaluate,
  * export to ONNX, check parity, write models/demo-cnn.onnx and models/demo-cnn.json.
  *
- *   node --import tsx scripts/train-demo-model.ts [--data-dir DIR] [--out PREFIX] [--seed S] [--epochs N]
+ *   node --import tsx tools/train-demo-model.ts [--data-dir DIR] [--out PREFIX] [--seed S] [--epochs N]
  */
 import { helpText, intOption, parseCommand, type CommandSpec } from '../src/cli/args.ts';
 import { ProtolensError } from '../src/util/errors.ts';
@@ -12,7 +12,7 @@ import { DEMO_TRAIN_CONFIG } from './demo-model/train.ts';
 const spec: CommandSpec = {
   name: 'train-demo-model',
   summary: 'Train the demo CNN on the synthetic parts dataset (tfjs, wasm backend) and export it to ONNX.',
-  usage: 'node --import tsx scripts/train-demo-model.ts [options]',
+  usage: 'node --import tsx tools/train-demo-model.ts [options]',
   options: {
     'data-dir': { type: 'string', value: 'DIR', description: 'dataset directory (generated there when absent)', default: '.cache/parts-dataset' },
     out: { type: 'string', value: 'PREFIX', description: 'output path without extension: PREFIX.onnx and PREFIX.json', default: 'models/demo-cnn' },

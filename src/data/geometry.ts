@@ -86,7 +86,7 @@ export function computeGeometry(width: number, height: number, crop: CropBox, cf
  * rw the resized width and int() truncation toward zero, computed exactly (integer numerator first).
  * EvalProtoPNet computes int(S * ((px - x1) / (x2 - x1))) with the ratio rounded to a double first,
  * which lands one pixel lower in rare cases (offset 61 in a 224-wide box gives 60); the consistency
- * protocol therefore uses its own `mapPointReference` (src/evaluate/parts-protocol.ts), and this
+ * protocol therefore uses its own `mapPointReference` (src/evaluate/protocols/parts.ts), and this
  * function keeps the exact mapping, under which a part stays on its pixel when no resize happens.
  */
 export function mapPoint(g: Geometry, px: number, py: number): { x: number; y: number } {

@@ -59,7 +59,7 @@ export async function readDemoModelRecord(file: string): Promise<DemoModelRecord
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(
       code === 'ENOENT'
-        ? `model record ${file} not found: the demo needs the model's training record beside it (models/demo-cnn.json, written by scripts/train-demo-model.ts)`
+        ? `model record ${file} not found: the demo needs the model's training record beside it (models/demo-cnn.json, written by tools/train-demo-model.ts)`
         : `model record ${file}: not valid JSON (${(e as Error).message})`,
     );
   }

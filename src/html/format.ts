@@ -1,4 +1,4 @@
-/** Small helpers of the demo page: escaping, relative links, number formats, display names. */
+/** Small helpers of the HTML pages (demo report and viewer): escaping, relative links, number formats, display names. */
 import { escapeHtml } from '../explain/card.ts';
 import { InputError } from '../util/errors.ts';
 

@@ -1,5 +1,5 @@
 /**
- * The class gallery of the demo page: per class its look (part attributes), its test accuracy and
+ * The class gallery of the demo report and the viewer: per class its look (part attributes, when known), its test accuracy and
  * its k prototypes, each shown by its best training image (box and faint heatmap), its exemplar
  * patches, its part fidelity and, when the evaluation ran, the part it lands on.
  */

@@ -2,7 +2,7 @@
  * Small dense float64 helpers shared by the solvers: symmetric eigen-solves, a rank-safe
  * symmetric positive semi-definite solve and orthonormalisation. Everything here
  * works on row-major `Float64Array`s of at most a few thousand rows by a few dozen columns;
- * large products belong to the onnxruntime graphs in `nmf-graphs.ts`.
+ * large products belong to the onnxruntime graphs in `nmf/graphs.ts`.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 

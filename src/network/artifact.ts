@@ -11,7 +11,7 @@
  *                              residual_term       [C, D]     zero unless allocator `none`
  *                              head_weight         [C, D]     the model's W (after folding)
  *                              bias                [C]        the model's b
- *   exemplars/index.json     per class and prototype: the top training patches (see exemplars.ts)
+ *   exemplars/index.json     per class and prototype: the top training patches (see exemplar-index.ts)
  *
  * save → load returns bit-identical tensors; load checks shapes and the exact-sum invariant.
  */

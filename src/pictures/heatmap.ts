@@ -37,7 +37,7 @@ export const HEATMAP_DEFAULTS = { normalisation: 'per-map', opacity: 0.7, alphaF
 
 /**
  * Upsample a feature-resolution map (mh x mw, row-major) to outW x outH with OpenCV-compatible
- * bicubic interpolation (see render-resize.ts). The result can overshoot the map's range slightly
+ * bicubic interpolation (see upsample.ts). The result can overshoot the map's range slightly
  * (cubic convolution rings at steps).
  * @throws InputError on sizes that do not match or non-finite values.
  */

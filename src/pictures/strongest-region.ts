@@ -4,7 +4,7 @@
  * (OpenCV INTER_CUBIC, `upsampleMap`), and the box of the pixels at or above its 95th percentile is
  * taken. The percentile is numpy's linear one, found by selection (two order statistics, expected
  * O(n)) instead of a full sort: about 10x faster at 224 x 224, and the same box (the tests compare it
- * with a sort-based reference). `percentile` and `percentileBox` in render-percentile.ts are the
+ * with a sort-based reference). `percentile` and `percentileBox` in percentile.ts are the
  * checked forms of the two functions here.
  */
 import { InputError } from '../util/errors.ts';
@@ -51,7 +51,7 @@ function swap(a: Float32Array | Float64Array, i: number, j: number): void {
 
 /**
  * numpy's default `np.percentile(values, pct)` (method 'linear'), by selection. Values must be finite
- * (`percentile` in render-percentile.ts checks them, then calls this).
+ * (`percentile` in percentile.ts checks them, then calls this).
  */
 export function percentileBySelection(values: ArrayLike<number>, pct: number): number {
   if (!(pct >= 0 && pct <= 100)) throw new InputError(`percentile: pct must be in [0, 100], got ${pct}`);

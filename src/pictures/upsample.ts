@@ -1,6 +1,6 @@
 /**
  * The bicubic upsampling every picture uses: OpenCV-compatible INTER_CUBIC (a = -0.75, half-pixel
- * centres, replicated border, separable) from the evaluation module, the same interpolation the
+ * centres, replicated border, separable) from resize-cv2.ts, the same interpolation the
  * part-consistency evaluation uses, so the boxes drawn here are the regions that evaluation scores.
  */
 import { CubicResizer } from './resize-cv2.ts';

@@ -22,7 +22,7 @@ export type HeatmapNorm = 'image-l2' | 'class-l2';
 /** Named option sets: `paper` is the formulation of Tan et al.; `default` the measured best. */
 export type Preset = 'paper' | 'default';
 
-/** NMF settings passed to the solver (src/linalg/nmf.ts). */
+/** NMF settings passed to the solver (src/linalg/nmf/nmf.ts). */
 export interface NmfSettings {
   /** `hals` (coordinate descent) or `mu` (multiplicative updates). Default `hals`. */
   solver?: 'hals' | 'mu';

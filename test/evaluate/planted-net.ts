@@ -1,5 +1,5 @@
 /**
- * Networks whose answers are known, on a CUB fixture (src/data/testing.ts: each visible part is a
+ * Networks whose answers are known, on a CUB fixture (test/helpers/cub-fixture.ts: each visible part is a
  * 3 x 3 marker of a saturated colour, part 1 red, 2 green, 3 blue, on a lighter box):
  *
  * The ONNX model (input 3 x 64 x 64, normalisation 'none' so values are x / 255) computes four

@@ -1,5 +1,6 @@
 // The small pure pieces of explain: edit distance and closest names, the selection percentile and
-// box (against the sort-based references of percentile-reference.ts), the map product, softmax and ranking.
+// box (against the sort-based references of test/pictures/percentile-reference.ts), the map product,
+// softmax and ranking.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closestNames, editDistance, resolveClassName } from '../../src/network/class-names.ts';

@@ -1,5 +1,5 @@
 // Sort-based references for numpy's linear percentile and the high-activation box, written
-// independently of src/explain (which finds the order statistics by selection), for the tests to
+// independently of src/pictures (which finds the order statistics by selection), for the tests to
 // compare against.
 
 /** `np.percentile(values, pct)` (method 'linear') by a full sort; values must not be NaN. */

@@ -12,7 +12,7 @@
  *   model; symmetry among the class's identical prototypes (usually none: it then passes with 0 checks).
  *
  * Each axiom reports pass/fail, the worst error against its tolerance (tolerance x max(1, scale), see
- * axioms.ts) and where it occurred.
+ * protocols/axioms.ts) and where it occurred.
  */
 import { InputError } from '../../util/errors.ts';
 import { Rng } from '../../util/random.ts';

@@ -5,7 +5,7 @@
  *
  * Per image of class c and per prototype j of class c (the ground-truth class, not the prediction):
  * the prototype's map (feature resolution) is upsampled to the input size with cv2.resize
- * INTER_CUBIC (see resize-cv2.ts), its first maximum in row-major order (r, q) gives the region
+ * INTER_CUBIC (see src/pictures/resize-cv2.ts), its first maximum in row-major order (r, q) gives the region
  * rows max(0, r - half)..min(H, r + half), columns max(0, q - half)..min(W, q + half), and a visible
  * part (y, x) is a hit when it lies in the region with inclusive bounds on both ends.
  *

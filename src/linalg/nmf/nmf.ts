@@ -1,6 +1,6 @@
 /**
  * Non-negative matrix factorisation F (n x d) ~ E P, E >= 0 (n x k), P >= 0 (k x d), minimising
- * ||F - E P||_F^2, with the iterations running in onnxruntime graphs (see nmf-graphs.ts).
+ * ||F - E P||_F^2, with the iterations running in onnxruntime graphs (see graphs.ts).
  * Seeded and deterministic; the bits of the answer do not depend on the thread count.
  */
 import type * as ort from 'onnxruntime-node';

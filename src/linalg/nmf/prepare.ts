@@ -29,7 +29,7 @@ export interface CommonOptions {
   tol: number;
   checkEvery: number;
   init: NmfInit;
-  /** undefined: the default rule of nmf-init.ts. */
+  /** undefined: the default rule of init.ts. */
   svdPowerIterations: number | undefined;
 }
 
