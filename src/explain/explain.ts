@@ -435,7 +435,7 @@ function checkHeadAgainstNetwork(clf: Classifier, net: Network, manifestPath: st
   }
   let maxB = 0;
   for (let c = 0; c < C; c++) maxB = Math.max(maxB, Math.abs(net.bias[c] - clf.head.b[c]));
-  if (maxDiff > 1e-6 * Math.max(maxW, 1e-30) || maxB > 1e-6 * Math.max(1, maxW)) {
+  if (!(maxDiff <= 1e-6 * Math.max(maxW, 1e-30)) || !(maxB <= 1e-6 * Math.max(1, maxW))) {
     throw new CheckError(`model '${clf.path}': its head (W, b) differs from the head recorded in network ${manifestPath} (max |dW| ${maxDiff.toExponential(2)}, max |db| ${maxB.toExponential(2)}) although the file hashes match; the network's tensors were altered`);
   }
 }

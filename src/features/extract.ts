@@ -9,7 +9,7 @@ import { batches } from '../data/batches.ts';
 import { type Failure, type ImageItem } from '../data/types.ts';
 import { type PreprocessConfig } from '../data/preprocess-config.ts';
 import type { Classifier } from '../model/classifier.ts';
-import { compareLogits, gapLinear, type LogitComparison } from '../model/logit-check.ts';
+import { compareLogits, describeComparison, gapLinear, type LogitComparison } from '../model/logit-check.ts';
 import { CheckError, InputError, ProtolensError, ExitCode } from '../util/errors.ts';
 import type { ClassFeatures } from './store.ts';
 
@@ -130,10 +130,10 @@ export async function extractClass(classifier: Classifier, classIndex: number, i
  */
 function verifyHeadOnImages(classifier: Classifier, r: { features: Float32Array; logits: Float32Array }, m: number, tolerance: number, firstImage: string): ImageHeadCheck {
   const { HW, D } = classifier.features;
-  const cmp = compareLogits(gapLinear(r.features, m, HW, D, classifier.head.W, classifier.head.b), r.logits);
+  const cmp = compareLogits(gapLinear(r.features, m, HW, D, classifier.head.W, classifier.head.b), r.logits, classifier.head.b);
   if (!(cmp.relError <= tolerance)) {
     throw new CheckError(
-      `model '${classifier.path}': on ${m} training images (from ${firstImage}), W · GAP(features) + b differs from the model's logits: relative error ${cmp.relError.toExponential(2)} > ${tolerance} (max |diff| ${cmp.maxAbsError.toExponential(2)}); the detected head does not explain this model on real data`,
+      `model '${classifier.path}': on ${m} training images (from ${firstImage}), W · GAP(features) + b differs from the model's logits: ${describeComparison(cmp)}${cmp.nonFinite ? '' : ` > ${tolerance}`}; the detected head does not explain this model on real data`,
     );
   }
   return { ...cmp, images: m, tolerance };

@@ -13,7 +13,7 @@ import { Rng } from '../util/random.ts';
 import { GraphIndex } from './graph.ts';
 import { detectHead, type DetectedHead, type FeatureMapLayout, type FoldedOp, type LinearInfo, type PoolingInfo } from './head.ts';
 import { resolveModelInput, type ModelInput, type ModelInputLayout } from './input.ts';
-import { HEAD_CHECK_TOLERANCE, compareLogits, gapLinear } from './logit-check.ts';
+import { HEAD_CHECK_TOLERANCE, compareLogits, describeComparison, gapLinear } from './logit-check.ts';
 import { addFeatureOutputs } from './surgery.ts';
 import { checkExternalData } from './tensor-data.ts';
 import type { NodeRef } from './graph.ts';
@@ -295,11 +295,11 @@ async function finishLoad(
 
   const tolerance = opts.tolerance ?? HEAD_CHECK_TOLERANCE;
   const judge = (r: ClassifierRunResult, batch: number, supplied: boolean): HeadCheck => {
-    const cmp = compareLogits(gapLinear(r.features, batch, HW, D, head.W, head.b), r.logits);
+    const cmp = compareLogits(gapLinear(r.features, batch, HW, D, head.W, head.b), r.logits, head.b);
     if (!(cmp.relError <= tolerance)) {
       throw new CheckError(
-        `model '${path}': linear(GAP(features)) does not reproduce the logits '${logitsOutput}': relative error ${cmp.relError.toExponential(3)} ` +
-          `(max |diff| ${cmp.maxAbsError.toExponential(3)} / max |logit| ${cmp.maxAbsLogit.toExponential(3)}) > tolerance ${tolerance} on ${batch} ${supplied ? 'supplied' : `random normal (seed ${seed})`} input(s); ` +
+        `model '${path}': linear(GAP(features)) does not reproduce the logits '${logitsOutput}': ${describeComparison(cmp)}` +
+          `${cmp.nonFinite ? '' : ` > tolerance ${tolerance}`} on ${batch} ${supplied ? 'supplied' : `random normal (seed ${seed})`} input(s); ` +
           `head: ${head.path.map((p) => `${p.op} '${p.name}'`).join(' -> ')}`,
       );
     }

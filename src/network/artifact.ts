@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { readSafetensors, tensorOf, writeSafetensors } from '../io/safetensors.ts';
 import { CheckError, InputError } from '../util/errors.ts';
+import { finishPublish } from './publish.ts';
 
 export const NETWORK_SCHEMA = 'protolens.network';
 export const NETWORK_SCHEMA_VERSION = 1;
@@ -125,14 +126,44 @@ export function exactSumError(t: NetworkTensors, C: number, k: number, D: number
       maxErr = Math.max(maxErr, Math.abs(s - w));
     }
     const rel = maxErr / Math.max(maxW, 1e-30);
-    if (rel > worst.relError) worst = { worstClass: c, relError: rel };
+    if (Number.isNaN(rel) || rel > worst.relError) worst = { worstClass: c, relError: rel };
+    if (Number.isNaN(rel)) break; // NaN is the worst there is
   }
   return worst;
 }
 
-/** Load a network folder; errors name the file and what was expected. */
+/** The manifest fields loading relies on, checked so a damaged manifest is named, not a crash. */
+function checkManifestShape(m: NetworkManifest, mPath: string): void {
+  const fail = (what: string, got: unknown) => {
+    throw new InputError(`${mPath}: ${what}, got ${JSON.stringify(got) ?? String(got)}`);
+  };
+  if (typeof m.schemaVersion !== 'number' || !Number.isInteger(m.schemaVersion) || m.schemaVersion < 1) fail("'schemaVersion' must be a positive integer", m.schemaVersion);
+  if (!Array.isArray(m.classNames) || m.classNames.length === 0 || !m.classNames.every((n) => typeof n === 'string')) fail("'classNames' must be a non-empty list of strings", m.classNames);
+  if (typeof m.k !== 'number' || !Number.isInteger(m.k) || m.k < 1) fail("'k' must be a positive integer", m.k);
+  const fm = m.featureMap as Partial<NetworkManifest['featureMap']> | undefined;
+  if (typeof fm !== 'object' || fm === null) fail("'featureMap' must be an object", fm);
+  for (const key of ['height', 'width', 'channels'] as const) {
+    const v = fm![key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`'featureMap.${key}' must be a positive integer`, v);
+  }
+  if (typeof m.model !== 'object' || m.model === null || typeof m.model.path !== 'string' || typeof m.model.sha256 !== 'string') fail("'model' must name the model's path and sha256", m.model);
+  if (typeof m.input !== 'object' || m.input === null || !Number.isInteger(m.input.height) || !Number.isInteger(m.input.width)) fail("'input' must give the input's height and width", m.input);
+  if (!Array.isArray(m.classes)) fail("'classes' must be the list of per-class summaries", m.classes);
+  if (m.tensors !== undefined && typeof m.tensors !== 'string') fail("'tensors' must be a file name", m.tensors);
+}
+
+/**
+ * Load a network folder, completing first a publish a killed build left unfinished (publish.ts);
+ * errors name the file and what was expected.
+ */
 export async function loadNetwork(dir: string): Promise<Network> {
   const mPath = join(dir, MANIFEST_FILE);
+  try {
+    await finishPublish(dir);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${dir}: a build's publish of a new network was interrupted and cannot be completed here (${(e as Error).message}); rerun 'protolens build' with write access to the folder`);
+  }
   let manifest: NetworkManifest;
   try {
     manifest = JSON.parse(await readFile(mPath, 'utf8'));
@@ -140,10 +171,12 @@ export async function loadNetwork(dir: string): Promise<Network> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(code === 'ENOENT' ? `${dir}: not a protolens network folder (no ${MANIFEST_FILE}; build one with 'protolens build')` : `${mPath}: unreadable manifest (${(e as Error).message})`);
   }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new InputError(`${mPath}: expected a JSON object, got ${JSON.stringify(manifest)}`);
   if (manifest.schema !== NETWORK_SCHEMA) throw new InputError(`${mPath}: schema '${String(manifest.schema)}' is not '${NETWORK_SCHEMA}'`);
   if (manifest.schemaVersion > NETWORK_SCHEMA_VERSION) {
     throw new InputError(`${mPath}: schema version ${manifest.schemaVersion} is newer than this protolens reads (${NETWORK_SCHEMA_VERSION}); upgrade protolens`);
   }
+  checkManifestShape(manifest, mPath);
   const C = manifest.classNames.length;
   const k = manifest.k;
   const D = manifest.featureMap.channels;
@@ -176,8 +209,18 @@ export async function loadNetwork(dir: string): Promise<Network> {
     headWeight: tensors.head_weight.data as Float32Array,
     bias: tensors.bias.data as Float32Array,
   };
+  for (const name of Object.keys(want)) {
+    const data = tensors[name].data as Float32Array;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        const shape = want[name];
+        const idx = shape.map((_, a) => Math.floor(i / shape.slice(a + 1).reduce((x, y) => x * y, 1)) % shape[a]);
+        throw new CheckError(`${tPath}: tensor '${name}' holds ${data[i]} at [${idx.join(', ')}] (class '${manifest.classNames[idx[0]]}'); every value must be finite`);
+      }
+    }
+  }
   const { worstClass, relError } = exactSumError(net, C, k, D);
-  if (relError > 1e-6) {
+  if (!(relError <= 1e-6)) {
     throw new CheckError(`${tPath}: prototypes of class ${worstClass} ('${manifest.classNames[worstClass]}') do not sum to its head vector (relative error ${relError.toExponential(2)} > 1e-6)`);
   }
   return net;

@@ -203,7 +203,21 @@ test('an AveragePool whose kernel does not cover the map at the chosen size is n
 
 test('a logit check above tolerance is a CheckError giving the measured error', async () => {
   const p = writeModel(buildResNetLike({ seed: 2 }).model);
-  await rejectsWith(loadClassifier(p, { tolerance: 1e-15 }), CheckError, /linear\(GAP\(features\)\) does not reproduce the logits 'logits': relative error \d\.\d+e-\d+ \(max \|diff\| .* > tolerance 1e-15 on 2 random normal \(seed 0\) input\(s\)/);
+  await rejectsWith(loadClassifier(p, { tolerance: 1e-15 }), CheckError, /linear\(GAP\(features\)\) does not reproduce the logits 'logits': relative error \d\.\d+e-\d+ \(max \|diff\| .* \/ max\(max \|W · GAP\(x\)\| .*\)\) > tolerance 1e-15 on 2 random normal \(seed 0\) input\(s\)/);
+});
+
+test('a model with an infinite logit fails the logit check, naming the image and class (it passed before)', async () => {
+  const gemm = (bias: number[]) =>
+    writeModel(
+      model(
+        [node('GlobalAveragePool', ['feat'], ['pool'], {}, 'gap'), node('Flatten', ['pool'], ['flat'], {}, 'flatten'), node('Gemm', ['flat', 'fw', 'fb'], ['logits'], { transB: 1 }, 'fc')],
+        ['logits'],
+        [w('fw', [C, D], 3), tensor('fb', [C], bias)],
+      ),
+    );
+  await loadClassifier(gemm([0.1, 0.2, 0.3])); // the same head with a finite bias loads
+  await rejectsWith(loadClassifier(gemm([0.1, Infinity, 0.3])), CheckError, /a value is not finite \(image 0, class 1: the model's logit Infinity/);
+  await rejectsWith(loadClassifier(gemm([NaN, 0.2, 0.3])), CheckError, /not finite \(image 0, class 0/);
 });
 
 test('run() with the wrong input length names the expected shape; checkHead on supplied input reports it', async () => {

@@ -63,9 +63,29 @@ test('gapLinear and compareLogits on a hand-computed case', () => {
   // 1 image, 2 positions, D = 2: positions (1, 2) and (3, 4) -> mean (2, 3). W = [[1, 0], [1, -1]], b = [0.5, 0].
   const head = gapLinear(Float32Array.of(1, 2, 3, 4), 1, 2, 2, Float32Array.of(1, 0, 1, -1), Float32Array.of(0.5, 0));
   assert.deepEqual(Array.from(head), [2.5, -1]);
-  const cmp = compareLogits(head, [2.5, -1.5]);
+  const b = [0.5, 0];
+  const cmp = compareLogits(head, [2.5, -1.5], b);
   assert.equal(cmp.maxAbsError, 0.5);
   assert.equal(cmp.maxAbsLogit, 2.5);
-  assert.equal(cmp.relError, 0.2);
-  assert.ok(!(compareLogits([NaN], [1]).relError <= 1)); // NaN never passes
+  assert.equal(cmp.maxAbsLinear, 2); // |W x| = |(2, -1)|
+  assert.equal(cmp.relError, 0.25); // 0.5 / max(2, 0.01 x 2.5)
+  assert.equal(cmp.nonFinite, null);
+});
+
+test('the logit check: non-finite values always fail and are named; the scale is W\'s contribution, not a dominating bias', () => {
+  // NaN or an infinite logit anywhere fails, also when later values are fine (they used to overwrite it).
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const c = compareLogits([1, 2, 3, 4], [1, bad, 3, 4], [0, 0]);
+    assert.ok(!(c.relError <= 1), `${bad}`);
+    assert.deepEqual(c.nonFinite, { image: 0, class: 1, logit: bad, head: 2 });
+  }
+  assert.ok(!(compareLogits([Infinity, 1], [Infinity, 1], [0, 0]).relError <= 1), 'equal infinities are no agreement');
+  // Bias-dominated: b = 1000, W x = 0.01. A head that gets W's part wrong by its whole size is off by
+  // 1e-5 of the logit (it passed before) but by 1x of W's contribution / 10 of 1% of the logit: refused.
+  const wrong = compareLogits([1000.01], [1000.02], [1000]);
+  assert.ok(Math.abs(wrong.relError - 0.01 / 10.0002) < 1e-9, `${wrong.relError}`);
+  assert.ok(!(wrong.relError <= 1e-4));
+  // Float32 rounding of a large logit stays far below the tolerance.
+  const rounding = compareLogits([1000.01], [Math.fround(1000.01)], [1000]);
+  assert.ok(rounding.relError <= 1e-5, `${rounding.relError}`);
 });

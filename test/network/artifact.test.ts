@@ -60,3 +60,32 @@ test('a folder without a manifest, or with a wrong tensor shape, is an InputErro
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(m));
   await assert.rejects(loadNetwork(dir), /expected tensor 'prototypes' float32 \[3, 3, 4\], found F32 \[3, 2, 4\]/);
 });
+
+test('a non-finite value in any tensor is a CheckError naming the tensor, index and class (NaN passed the sum check before)', async () => {
+  for (const [key, name] of [['headWeight', 'head_weight'], ['bias', 'bias'], ['alpha', 'alpha'], ['prototypes', 'prototypes']] as const) {
+    const dir = await mkdtemp(join(tmpdir(), 'net-nan-'));
+    const { manifest, tensors } = fixture();
+    tensors[key][key === 'bias' ? 1 : key === 'alpha' ? 3 : key === 'prototypes' ? 9 : 5] = key === 'alpha' ? Infinity : NaN;
+    await saveNetwork(dir, manifest, tensors);
+    await assert.rejects(loadNetwork(dir), (e) => e instanceof CheckError && new RegExp(`tensor '${name}' holds (NaN|Infinity) at \\[1(, \\d+)*\\] \\(class 'c1'\\)`).test((e as Error).message), name);
+  }
+});
+
+test('a damaged manifest (null, not an object, no class names, bad k or feature map) is an InputError naming the field', async () => {
+  const cases: [unknown, RegExp][] = [
+    [null, /expected a JSON object, got null/],
+    [[1, 2], /expected a JSON object/],
+    ['text', /expected a JSON object/],
+  ];
+  const { manifest } = fixture();
+  const without = (key: string) => Object.fromEntries(Object.entries(manifest).filter(([k]) => k !== key));
+  cases.push([without('classNames'), /'classNames' must be a non-empty list of strings, got undefined/]);
+  cases.push([{ ...manifest, k: 0 }, /'k' must be a positive integer, got 0/]);
+  cases.push([{ ...manifest, featureMap: { ...manifest.featureMap, channels: 'four' } }, /'featureMap.channels' must be a positive integer, got "four"/]);
+  cases.push([without('classes'), /'classes' must be the list of per-class summaries/]);
+  for (const [content, re] of cases) {
+    const dir = await mkdtemp(join(tmpdir(), 'net-bad-'));
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(content));
+    await assert.rejects(loadNetwork(dir), (e) => e instanceof InputError && re.test((e as Error).message), String(re));
+  }
+});

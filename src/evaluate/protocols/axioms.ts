@@ -157,8 +157,8 @@ export function checkLinearity(x1: Float32Array, x2: Float32Array, positions: nu
     const expected = a * c1[i] + b * c2[i];
     const err = Math.abs(cm[i] - expected);
     const tolerance = t * Math.max(1, Math.abs(a * c1[i]) + Math.abs(b * c2[i]));
-    if (err > tolerance) pass = false;
-    if (err / tolerance > worstRatio) {
+    if (!(err <= tolerance)) pass = false;
+    if (!(err / tolerance <= worstRatio) && !Number.isNaN(worstRatio)) {
       worstRatio = err / tolerance;
       worst = err;
       worstTol = tolerance;
@@ -194,11 +194,11 @@ export function checkSensitivity(features: Float32Array, baseline: Float32Array,
   const notes: string[] = [];
   const consider = (err: number, tolerance: number, note: string) => {
     checks++;
-    if (err > tolerance) {
+    if (!(err <= tolerance)) {
       pass = false;
       if (notes.length < 3) notes.push(note);
     }
-    if (err / tolerance > worstRatio) {
+    if (!(err / tolerance <= worstRatio) && !Number.isNaN(worstRatio)) {
       worstRatio = err / tolerance;
       worst = err;
       worstTol = tolerance;
@@ -247,11 +247,11 @@ export function checkSymmetry(features: Float32Array, positions: number, d: Deco
       checks++;
       const err = Math.abs(c[i] - c[j]);
       const tolerance = t * Math.max(1, Math.abs(c[i]) + Math.abs(c[j]));
-      if (err > tolerance) {
+      if (!(err <= tolerance)) {
         pass = false;
         pairs.push(`${i}~${j}`);
       }
-      if (err / tolerance > worstRatio) {
+      if (!(err / tolerance <= worstRatio) && !Number.isNaN(worstRatio)) {
         worstRatio = err / tolerance;
         worst = err;
         worstTol = tolerance;
