@@ -25,7 +25,7 @@ import { loadClassifier, type HeadCheck } from '../model/classifier.ts';
 import { classLabel } from '../prototypes/decompose.ts';
 import { ExemplarScorer, writeClassExemplars } from './exemplars.ts';
 import { EXEMPLAR_INDEX_FILE, exemplarIndexHeader, writeExemplarIndex, type ClassExemplars } from '../network/exemplar-index.ts';
-import { MANIFEST_FILE, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, TENSORS_FILE, saveNetwork, type ClassSummary, type NetworkManifest, type NetworkTensors } from '../network/artifact.ts';
+import { MANIFEST_FILE, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, TENSORS_FILE, type ClassSummary, type NetworkManifest, type NetworkTensors } from '../network/artifact.ts';
 import { decomposeClassesStream, type ClassLoader } from '../prototypes/parallel.ts';
 import { InputError } from '../util/errors.ts';
 import { diagnosticsJson, pathFromNetwork } from '../network/manifest-fields.ts';
@@ -259,8 +259,7 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
       tensors: TENSORS_FILE,
     };
     throwIfAborted(signal);
-    await out.publishExemplars(scorer !== null);
-    await saveNetwork(o.out, manifest, tensors);
+    await out.publish(manifest, tensors);
     if (failures.length > 0) warn(`${failures.length} image${failures.length === 1 ? ' was' : 's were'} skipped (could not be decoded); listed under 'failures' in ${join(o.out, MANIFEST_FILE)}`);
     return {
       dir: o.out,

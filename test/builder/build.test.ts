@@ -256,6 +256,33 @@ test('--out must be new, empty or a network folder', async () => {
   assert.deepEqual(readdirSync(out), ['notes.txt']);
 });
 
+test('a folder is a network by its manifest\'s schema, not its name: another manifest.json is refused and nothing is touched', async () => {
+  const out = join(tmp, 'app');
+  mkdirSync(join(out, 'exemplars'), { recursive: true });
+  writeFileSync(join(out, 'manifest.json'), '{"name":"my-app"}');
+  writeFileSync(join(out, 'exemplars', 'keep-me.txt'), 'mine');
+  await assert.rejects(
+    buildNetwork({ model: fx.model, data: fx.cub.root, out, cache: join(tmp, 'cache-app') }),
+    (e) => e instanceof InputError && /manifest\.json is not a protolens network manifest \(schema null, expected 'protolens\.network'\)/.test((e as Error).message),
+  );
+  assert.equal(readFileSync(join(out, 'manifest.json'), 'utf8'), '{"name":"my-app"}');
+  assert.equal(readFileSync(join(out, 'exemplars', 'keep-me.txt'), 'utf8'), 'mine');
+  assert.deepEqual(readdirSync(out).sort(), ['exemplars', 'manifest.json']);
+});
+
+test('a network whose exemplars/ holds a file the index does not list is refused before anything is replaced', async () => {
+  const net = join(tmp, 'net-foreign');
+  await buildNetwork({ model: fx.model, data: fx.cub.root, out: net, cache: first.cacheDir.replace(/\/[^/]+$/, ''), threads: 1, exemplars: 1, decompose: { k: 2, ...fast } });
+  const tensors = readFileSync(join(net, 'prototypes.safetensors'));
+  writeFileSync(join(net, 'exemplars', 'keep-me.txt'), 'mine');
+  await assert.rejects(
+    buildNetwork({ model: fx.model, data: fx.cub.root, out: net, cache: first.cacheDir.replace(/\/[^/]+$/, ''), threads: 1, exemplars: 1, decompose: { k: 3, ...fast } }),
+    (e) => e instanceof InputError && /exemplars\/ holds 1 file\(s\) its index does not list \(exemplars\/keep-me\.txt\)/.test((e as Error).message),
+  );
+  assert.equal(readFileSync(join(net, 'exemplars', 'keep-me.txt'), 'utf8'), 'mine');
+  assert.ok(readFileSync(join(net, 'prototypes.safetensors')).equals(tensors), 'the network is unchanged');
+});
+
 test('the images follow the model: an NHWC input of 12 x 10 (non-square) gives a loadable network', async () => {
   const model = join(tmp, 'nhwc.onnx');
   writeFileSync(model, buildHeadModel({ layout: 'NHWC', inputSize: [12, 10], featureDim: 6, numClasses: CLASSES, seed: 4 }).model);
