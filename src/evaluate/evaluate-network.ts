@@ -27,6 +27,7 @@ import { axiomsMetric, type AxiomsOptions, type AxiomsReport } from './metrics/a
 import { deletionMetric, type DeletionOptions, type DeletionReport } from './metrics/deletion.ts';
 import { forwardBatches, openEvaluationData, type EvaluationData } from './context/evaluation-data.ts';
 import { writeEvaluationOutputs } from './output/folder.ts';
+import { claimOutputFolder } from '../io/output-folder.ts';
 import { MapsCollector } from './output/maps-export.ts';
 import { fidelityMetric, type FidelityOptions, type FidelityReport } from './metrics/fidelity.ts';
 import type { Metric } from './context/metric.ts';
@@ -169,7 +170,7 @@ const positiveInt = (v: number | undefined, name: string): number | undefined =>
 export async function evaluateNetwork(opts: EvaluateOptions): Promise<EvaluationReport> {
   const t0 = performance.now();
   const seed = opts.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new InputError(`seed: expected an integer in 0..4294967295, got ${opts.seed}`);
+  checkedInteger('seed', seed, 0, 0xffffffff);
   positiveInt(opts.batchSize, 'batchSize');
   positiveInt(opts.maxImages, 'maxImages');
   const sets = opts.sets ?? [...PROTOTYPE_SET_NAMES];
@@ -186,6 +187,8 @@ export async function evaluateNetwork(opts: EvaluateOptions): Promise<Evaluation
   const wantsParts = metricsRun.includes('consistency') || metricsRun.includes('stability');
   const variant: PartsVariant = opts.parts?.variant ?? 'strict';
   if (variant !== 'strict' && variant !== 'uncropped') throw new InputError(`parts variant: expected 'strict' or 'uncropped', got '${String(variant)}'`);
+  // Claim the output folder before the long run: a folder protolens did not write is refused now, not after it.
+  if (opts.out !== undefined) await claimOutputFolder(opts.out, 'evaluation');
   const collector = opts.out !== undefined && wantsParts ? new MapsCollector() : null;
   const parts = wantsParts
     ? partsSetsMetric({

@@ -13,9 +13,10 @@
  *
  * NNNN is the image's position in the list given, so names never collide.
  */
-import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
+import { claimOutputFolder } from '../io/output-folder.ts';
 import { InputError } from '../util/errors.ts';
 import { escapeHtml, writeCard, type CardData, type CardPrototype } from './card.ts';
 import type { Explainer, ImageExplanation } from './explain.ts';
@@ -82,15 +83,12 @@ export class PictureWriter {
   ) {}
 
   /**
-   * Prepare the output folder (created if needed).
-   * @throws InputError when `out` exists and is not a folder.
+   * Prepare the output folder: created if needed, claimed for explanations (io/output-folder.ts).
+   * @throws InputError when `out` is a file, or a non-empty folder protolens did not write explanations into.
    */
   static async create(ex: Explainer, out: string, opts: PictureOptions = {}): Promise<PictureWriter> {
-    const dir = resolve(out);
-    const st = await stat(dir).catch(() => null);
-    if (st && !st.isDirectory()) throw new InputError(`--out ${out}: exists and is not a folder`);
     pictureScale(1, 1, opts.scale);
-    await mkdir(dir, { recursive: true });
+    const dir = await claimOutputFolder(out, 'explanations');
     return new PictureWriter(ex, dir, opts);
   }
 

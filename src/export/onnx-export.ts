@@ -14,13 +14,16 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { isSameOrInside } from '../io/paths.ts';
 import type { Classifier } from '../model/classifier.ts';
 import { isExternal } from '../model/tensor-data.ts';
 import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto.ts';
-import { loadNetwork, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, type Network } from '../network/artifact.ts';
+import { loadNetwork, MANIFEST_FILE, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, TENSORS_FILE, type Network } from '../network/artifact.ts';
+import { EXEMPLARS_DIR } from '../network/exemplar-index.ts';
+import { PUBLISH_DIR, REPLACED_DIR } from '../network/publish.ts';
 import { openNetworkModel } from '../network/open.ts';
 import { CheckError, InputError, UsageError } from '../util/errors.ts';
 import { Rng } from '../util/random.ts';
@@ -185,6 +188,28 @@ async function verifyExport(bytes: Uint8Array, clf: Classifier, names: Explanati
 }
 
 /**
+ * The output must not be an input: not the source model, not a file of the network folder the network
+ * owns (manifest, tensors, exemplars, a publish in progress), and an existing file is replaced only
+ * when protolens wrote it (an ONNX model carrying protolens export metadata).
+ * @throws InputError naming the output and what it is.
+ */
+async function refuseOverwritingInputs(outPath: string, given: string, network: Network, modelPath: string): Promise<void> {
+  if (await isSameOrInside(outPath, modelPath)) throw new InputError(`out '${given}' is the model the network was built from (${modelPath}); write the explained model to another file`);
+  for (const name of [MANIFEST_FILE, network.manifest.tensors ?? TENSORS_FILE, EXEMPLARS_DIR, PUBLISH_DIR, REPLACED_DIR]) {
+    if (await isSameOrInside(outPath, join(network.dir, name))) throw new InputError(`out '${given}' is part of network ${network.dir} (${name}); write the explained model to another file`);
+  }
+  const existing = await readFile(outPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(new InputError(`out '${given}': cannot be read (${e.code ?? e.message})`))));
+  if (existing === null) return;
+  let ours = false;
+  try {
+    ours = (decodeModel(existing).metadataProps ?? []).some((p) => p.key === 'protolens.generator');
+  } catch {
+    ours = false;
+  }
+  if (!ours) throw new InputError(`out '${given}' exists and is not a model protolens exported; protolens does not overwrite files it did not write, so choose another path or remove it`);
+}
+
+/**
  * Export a network and its model as one ONNX file (see the module comment for the outputs).
  * @throws UsageError: an unknown heatmap mode or an empty `out`; InputError: no network, no model
  *   file, a model with another SHA-256 than the network records (both named), a model with external
@@ -209,6 +234,7 @@ export async function exportExplainedModel(opts: ExportExplainedModelOptions): P
     },
   });
   try {
+    await refuseOverwritingInputs(outPath, opts.out, network, modelPath);
     const source = await readFile(modelPath);
     const sourceSha = createHash('sha256').update(source).digest('hex');
     if (sourceSha !== network.manifest.model.sha256) {

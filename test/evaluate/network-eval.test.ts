@@ -176,3 +176,20 @@ test('bad input is an InputError naming the problem', async () => {
   await assert.rejects(evaluateNetwork({ net: join(dir, 'nowhere'), data: fx.cub.root }), /not a protolens network folder/);
   await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, maxImages: 0 }), /maxImages: expected an integer >= 1, got 0/);
 });
+
+test('--out must be new, empty or an earlier evaluation: the network or dataset folder is refused before the run, nothing touched', async () => {
+  const { readdirSync } = await import('node:fs');
+  const netFiles = readdirSync(fx.markers).sort();
+  const dataFiles = readdirSync(fx.cub.root).sort();
+  for (const out of [fx.markers, fx.cub.root]) {
+    const t0 = performance.now();
+    await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity'], out }), /is not empty and was not written by protolens/);
+    assert.ok(performance.now() - t0 < 5000, 'refused before the run');
+  }
+  assert.deepEqual(readdirSync(fx.markers).sort(), netFiles);
+  assert.deepEqual(readdirSync(fx.cub.root).sort(), dataFiles);
+  const out = join(dir, 'eval-again');
+  await evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity'], out });
+  const r = await evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity'], out });
+  assert.equal(r.outputs?.dir, out);
+});

@@ -248,6 +248,25 @@ test('with out: overlays, combined view, input picture, cards, index.html and ex
   assert.ok((await stat(join(out, 'exemplars'))).isDirectory());
 });
 
+test('--out is claimed: the network folder, a dataset folder or any folder protolens did not write is refused before anything is written; a previous explanation folder is reused', async () => {
+  const { writeFile: wf, mkdir: md } = await import('node:fs/promises');
+  const netFiles = (await readdir(fx.netDir)).sort();
+  const manifest = await readFile(join(fx.netDir, 'manifest.json'));
+  await assert.rejects(collect(ex.explainImages([fx.images[0]], { out: fx.netDir })), (e) => e instanceof InputError && /is not empty and was not written by protolens/.test((e as Error).message));
+  assert.deepEqual((await readdir(fx.netDir)).sort(), netFiles);
+  assert.ok((await readFile(join(fx.netDir, 'manifest.json'))).equals(manifest));
+  const mine = join(fx.root, 'my-site');
+  await md(mine);
+  await wf(join(mine, 'index.html'), 'my page');
+  await assert.rejects(collect(ex.explainImages([fx.images[0]], { out: mine })), (e) => e instanceof InputError && /was not written by protolens/.test((e as Error).message));
+  assert.equal(await readFile(join(mine, 'index.html'), 'utf8'), 'my page');
+  const again = join(fx.root, 'again');
+  await collect(ex.explainImages([fx.images[0]], { out: again }));
+  const second = await collect(ex.explainImages([fx.images[1]], { out: again }));
+  assert.equal(second[0].status, 'ok');
+  assert.ok((await readdir(again)).includes('.protolens-output'));
+});
+
 test('a network that crops to boxes: images without a box are used whole (noted); a dataset item with a box is cropped', async () => {
   const net = await loadNetwork(fx.netDir);
   (net.manifest.preprocess as { cropToBox: boolean }).cropToBox = true;

@@ -223,6 +223,34 @@ test('a model with another SHA-256 is an InputError naming both hashes; bad opti
   await assert.rejects(stat(join(out, 'x.onnx')));
 });
 
+test('an output that is an input is refused and nothing is touched: the source model, the manifest, the tensors, exemplars, a file protolens did not write', async () => {
+  const { symlink } = await import('node:fs/promises');
+  const before = async (p: string) => readFile(p);
+  const model = await before(fx.modelPath);
+  const manifest = await before(join(fx.netDir, 'manifest.json'));
+  const tensors = await before(join(fx.netDir, 'prototypes.safetensors'));
+  await assert.rejects(exportExplainedModel({ net: fx.netDir, out: fx.modelPath }), (e: unknown) => e instanceof InputError && /is the model the network was built from/.test(e.message));
+  const link = join(out, 'link-to-model.onnx');
+  await symlink(fx.modelPath, link);
+  await assert.rejects(exportExplainedModel({ net: fx.netDir, out: link }), (e: unknown) => e instanceof InputError && /is the model the network was built from/.test(e.message), 'through a symbolic link too');
+  await assert.rejects(exportExplainedModel({ net: fx.netDir, out: join(fx.netDir, 'manifest.json') }), (e: unknown) => e instanceof InputError && /is part of network .* \(manifest\.json\)/.test(e.message));
+  await assert.rejects(exportExplainedModel({ net: fx.netDir, out: join(fx.netDir, 'prototypes.safetensors') }), (e: unknown) => e instanceof InputError && /\(prototypes\.safetensors\)/.test(e.message));
+  await assert.rejects(exportExplainedModel({ net: fx.netDir, out: join(fx.netDir, 'exemplars', 'x.onnx') }), (e: unknown) => e instanceof InputError && /\(exemplars\)/.test(e.message));
+  const mine = join(out, 'mine.onnx');
+  await writeFile(mine, 'my notes');
+  await assert.rejects(exportExplainedModel({ net: fx.netDir, out: mine }), (e: unknown) => e instanceof InputError && /exists and is not a model protolens exported/.test(e.message));
+  assert.equal(await readFile(mine, 'utf8'), 'my notes');
+  assert.ok((await before(fx.modelPath)).equals(model) && (await before(join(fx.netDir, 'manifest.json'))).equals(manifest) && (await before(join(fx.netDir, 'prototypes.safetensors'))).equals(tensors));
+  await loadNetwork(fx.netDir);
+  // A previous export is replaced, and a new file inside the network folder is fine.
+  const again = join(out, 'again.onnx');
+  await exportExplainedModel({ net: fx.netDir, out: again, heatmaps: 'none' });
+  await exportExplainedModel({ net: fx.netDir, out: again, heatmaps: 'none' });
+  const inside = join(fx.netDir, 'explained.onnx');
+  await exportExplainedModel({ net: fx.netDir, out: inside, heatmaps: 'none' });
+  await rm(inside);
+});
+
 test('prototypes that do not sum to the head are caught by the verification run (CheckError, nothing written)', async () => {
   const net = await loadNetwork(fx.netDir);
   const bad = { ...net, prototypes: Float32Array.from(net.prototypes, (v, i) => (i % 7 === 0 ? v + 0.5 : v)) };
