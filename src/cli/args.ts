@@ -51,15 +51,30 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   for (const [name, o] of Object.entries({ ...spec.options, ...commonOptions })) {
     options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
   }
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    for (const [name, o] of Object.entries(spec.options)) {
-      if (values[name] === undefined && o.default !== undefined) (values as Record<string, unknown>)[name] = o.default;
-    }
-    return { values: values as Parsed['values'], positionals };
-  } catch (e) {
-    throw new UsageError(`${spec.name}: ${(e as Error).message}\nRun 'protolens ${spec.name} --help' for usage.`);
+  const usage = (message: string) => new UsageError(`${message}\nRun 'protolens ${spec.name} --help' for usage.`);
+  // A value that starts with a dash (a negative number) must be attached: --k=-3. Say so plainly.
+  for (let i = 0; i + 1 < argv.length; i++) {
+    const m = /^--([^=]+)$/.exec(argv[i]);
+    if (m && options[m[1]]?.type === 'string' && /^-\d/.test(argv[i + 1])) throw usage(`--${m[1]}: a value starting with '-' must be attached, as --${m[1]}=${argv[i + 1]}`);
   }
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true; strict: true; tokens: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+  // An option given twice would silently keep the last value: refuse it (unless it takes several).
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option' || options[t.name]?.multiple) continue;
+    if (seen.has(t.name)) throw usage(`--${t.name} is given more than once; give it once`);
+    seen.add(t.name);
+  }
+  const { values, positionals } = parsed;
+  for (const [name, o] of Object.entries(spec.options)) {
+    if (values[name] === undefined && o.default !== undefined) (values as Record<string, unknown>)[name] = o.default;
+  }
+  return { values: values as Parsed['values'], positionals };
 }
 
 /** The raw text of a string option, or undefined when absent. */

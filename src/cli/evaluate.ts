@@ -102,7 +102,7 @@ async function run(argv: string[]): Promise<number> {
     sets: list<PrototypeSetName>(values, 'sets', PROTOTYPE_SET_NAMES),
     parts: {
       variant: oneOfOption(values, 'variant', ['strict', 'uncropped'] as const),
-      halfSize: intOption(values, 'half-size', 0),
+      halfSize: intOption(values, 'half-size', 1),
       partThreshold: numberOption(values, 'part-threshold', { min: 0, max: 1 }),
     },
     deletion: {
@@ -111,7 +111,7 @@ async function run(argv: string[]): Promise<number> {
       batchSize: intOption(values, 'deletion-batch'),
       ...(substrate ? { deletionSubstrate: substrate, insertionSubstrate: substrate } : {}),
     },
-    axioms: { images: intOption(values, 'axiom-images', 0), tolerance },
+    axioms: { images: intOption(values, 'axiom-images', 1), tolerance },
     fidelity: { tolerance },
     onProgress,
   });

@@ -175,6 +175,11 @@ test('bad input is an InputError naming the problem', async () => {
   await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, model: fx.cornerModel }), /has SHA-256 [0-9a-f]{64}, but network .* was built from a model with SHA-256/);
   await assert.rejects(evaluateNetwork({ net: join(dir, 'nowhere'), data: fx.cub.root }), /not a protolens network folder/);
   await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, maxImages: 0 }), /maxImages: expected an integer >= 1, got 0/);
+  // Degenerate protocol settings are refused, not scored (they gave 0.0, 100 or "pass" with zero checks).
+  for (const halfSize of [0, 100000]) {
+    await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['consistency'], parts: { halfSize } }), new RegExp(`halfSize must be an integer from 1 to \\d+ for a \\d+ x \\d+ input .*got ${halfSize}`));
+  }
+  await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['axioms'], axioms: { images: 0 } }), /axioms: images must be an integer >= 1/);
 });
 
 test('--out must be new, empty or an earlier evaluation: the network or dataset folder is refused before the run, nothing touched', async () => {

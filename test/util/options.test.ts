@@ -44,3 +44,16 @@ test('CLI options: decimal integers only, finite numbers, one of the choices; us
   assert.equal(oneOfOption(v(['--m', 'all']), 'm', ['all', 'top']), 'all');
   assert.throws(() => oneOfOption(v(['--m', 'some']), 'm', ['all', 'top']), /--m: expected one of all, top, got 'some'/);
 });
+
+test('command lines: an option given twice, a detached negative value and an unknown option are usage errors saying what to do', () => {
+  const spec: CommandSpec = { name: 'build', summary: '', usage: 'build', options: { k: { type: 'string', description: '' }, tag: { type: 'string', multiple: true, description: '' }, quiet: { type: 'boolean', description: '' } } };
+  const refused = (argv: string[], re: RegExp) =>
+    assert.throws(() => parseCommand(spec, argv), (e) => e instanceof UsageError && re.test((e as Error).message) && /Run 'protolens build --help'/.test((e as Error).message) && !/build: build:/.test((e as Error).message), argv.join(' '));
+  refused(['--k', '3', '--k', '4'], /^--k is given more than once; give it once/);
+  refused(['--k=3', '--k=4'], /^--k is given more than once/);
+  refused(['--quiet', '--quiet'], /^--quiet is given more than once/);
+  refused(['--k', '-3'], /^--k: a value starting with '-' must be attached, as --k=-3/);
+  refused(['--frob'], /Unknown option '--frob'/);
+  assert.equal(parseCommand(spec, ['--k=-3']).values.k, '-3');
+  assert.deepEqual(parseCommand(spec, ['--tag', 'a', '--tag', 'b']).values.tag, ['a', 'b']);
+});

@@ -88,7 +88,7 @@ export function axiomsMetric(options: AxiomsOptions = {}): Metric<AxiomsReport, 
   const tolerance = options.tolerance ?? DEFAULT_AXIOM_TOLERANCE;
   if (!(tolerance >= 0) || !Number.isFinite(tolerance)) throw new InputError(`axioms: tolerance must be a finite number >= 0, got ${options.tolerance}`);
   const detailed = options.images ?? DEFAULT_AXIOM_IMAGES;
-  if (!Number.isInteger(detailed) || detailed < 0) throw new InputError(`axioms: images must be an integer >= 0, got ${options.images}`);
+  if (!Number.isInteger(detailed) || detailed < 1) throw new InputError(`axioms: images must be an integer >= 1 (linearity, sensitivity and symmetry need images to check), got ${options.images}`);
   return {
     name: 'axioms',
     async run(ctx: NetworkEvaluationContext): Promise<AxiomsReport> {

@@ -52,7 +52,7 @@ export interface ResolvedPartsOptions {
 
 /** The default half size for an input of [H, W]: round(36 * min(H, W) / 224), halves rounded up. */
 export function defaultHalfSize(inputSize: readonly [number, number]): number {
-  return Math.round((REFERENCE_HALF_SIZE * Math.min(inputSize[0], inputSize[1])) / 224);
+  return Math.max(1, Math.round((REFERENCE_HALF_SIZE * Math.min(inputSize[0], inputSize[1])) / 224));
 }
 
 /** Validate options and fill in defaults; errors name the option. */
@@ -62,7 +62,12 @@ export function resolvePartsOptions(o: PartsProtocolOptions): ResolvedPartsOptio
     throw new InputError(`parts protocol: inputSize must be [height, width] positive integers, got ${JSON.stringify(o.inputSize)}`);
   }
   const halfSize = o.halfSize ?? defaultHalfSize([H, W]);
-  if (!Number.isInteger(halfSize) || halfSize < 0) throw new InputError(`parts protocol: halfSize must be an integer >= 0, got ${o.halfSize}`);
+  // The region must be a region: at least 3 x 3 pixels, and smaller than the image even around its centre
+  // (a half size of min(H, W) / 2 or more makes every prototype hit every visible part).
+  const maxHalf = Math.ceil(Math.min(H, W) / 2) - 1;
+  if (!Number.isInteger(halfSize) || halfSize < 1 || halfSize > maxHalf) {
+    throw new InputError(`parts protocol: halfSize must be an integer from 1 to ${maxHalf} for a ${H} x ${W} input (the region must be smaller than the image), got ${o.halfSize}`);
+  }
   const numParts = o.numParts ?? CUB_PART_COUNT;
   if (!Number.isInteger(numParts) || numParts < 1) throw new InputError(`parts protocol: numParts must be a positive integer, got ${o.numParts}`);
   const arithmetic = o.arithmetic ?? 'opencv';
