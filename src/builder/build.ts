@@ -91,8 +91,27 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
     hooks.onWarning?.(m);
   };
   throwIfAborted(signal);
-  await OutputFolder.check(o.out);
+  // The output folder is checked and created first, so a folder that cannot be used fails in seconds,
+  // not after the extraction; a failed build removes what it created.
+  const out = await OutputFolder.prepare(o.out);
+  try {
+    return await buildInto(out, o, options, hooks, warn, warnings, t0);
+  } catch (e) {
+    await out.abandon();
+    throw e;
+  }
+}
 
+async function buildInto(
+  out: OutputFolder,
+  o: ResolvedBuildOptions,
+  options: BuildOptions,
+  hooks: BuildHooks,
+  warn: (m: string) => void,
+  warnings: string[],
+  t0: number,
+): Promise<BuildResult> {
+  const signal = options.signal;
   const { format, split } = await datasetLayout(o);
   const dataset = await openDataset(o.data, { format, split, ...(o.classList !== undefined ? { classList: o.classList } : {}) });
   const classNames = dataset.classNames;
@@ -145,7 +164,6 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
     await classifier.close();
   }
 
-  const out = await OutputFolder.prepare(o.out);
   let scorer: ExemplarScorer | null = null;
   try {
     const tensors: NetworkTensors = {
@@ -282,9 +300,6 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       seconds: (performance.now() - t0) / 1000,
     };
-  } catch (e) {
-    await out.abandon();
-    throw e;
   } finally {
     await scorer?.close();
   }

@@ -15,18 +15,9 @@ import { join, relative, sep } from 'node:path';
 import { saveNetwork, type NetworkManifest, type NetworkTensors } from '../network/artifact.ts';
 import { EXEMPLAR_INDEX_FILE, EXEMPLARS_DIR, type ExemplarIndex } from '../network/exemplar-index.ts';
 import { classifyFolder, finishPublish, publishStaged, REPLACED_DIR } from '../network/publish.ts';
+import { makeDirs } from '../io/dirs.ts';
 import { InputError } from '../util/errors.ts';
-
-/** Whether a process with this id exists (signal 0 probes without sending anything). */
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processAlive } from '../util/process.ts';
 
 /** Every file below `dir`, relative to `root`, POSIX separators. */
 async function filesBelow(dir: string, root: string, out: string[] = []): Promise<string[]> {
@@ -93,7 +84,7 @@ export class OutputFolder {
    */
   static async prepare(dir: string): Promise<OutputFolder> {
     const created = !(await OutputFolder.check(dir));
-    if (created) await mkdir(dir, { recursive: true });
+    if (created) await makeDirs(dir);
     await finishPublish(dir);
     for (const e of await readdir(dir)) {
       const m = /^\.(?:building|old-exemplars)-(\d+)-[0-9a-f]+$/.exec(e);

@@ -4,6 +4,7 @@
  * hidden entries ignored. Only counts are kept in memory; a class's files are listed when asked for.
  */
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../util/errors.ts';
 import { MAX_IGNORED_LISTED, checkClassIndex, describeDataset, type Dataset, type DatasetDescription } from './dataset.ts';
@@ -55,10 +56,17 @@ async function walkClass(dir: string, onIgnored: (f: IgnoredFile) => void): Prom
   const dirs: { rel: string; files: string[] }[] = [];
   const seen = new Set<string>();
   const visit = async (abs: string, rel: string): Promise<void> => {
-    const real = await realpath(abs);
-    if (seen.has(real)) return;
+    let real: string;
+    let entries: Dirent[];
+    try {
+      real = await realpath(abs);
+      if (seen.has(real)) return;
+      entries = await readdir(abs, { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new InputError(`dataset folder ${abs} cannot be read (${code}); its images would be left out unseen, so make it readable or move it out of the dataset`);
+    }
     seen.add(real);
-    const entries = await readdir(abs, { withFileTypes: true });
     const files: string[] = [];
     for (const e of entries) {
       if (isHidden(e.name)) continue;

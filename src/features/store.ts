@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { removeStaleTemporaries, writeJsonAtomic } from '../io/atomic.ts';
 import { readSafetensors, readSafetensorsHeader, tensorOf, writeSafetensors } from '../io/safetensors.ts';
 import { InputError } from '../util/errors.ts';
 
@@ -79,8 +79,14 @@ export class FeatureStore {
       if (canonical(existing.key) !== canonical(key)) throw new InputError(`${metaPath}: feature cache key differs from the requested one (hash collision?); delete ${dir}`);
     } catch (e) {
       if (e instanceof InputError) throw e;
-      await writeJsonAtomic(metaPath, { version: FEATURE_CACHE_VERSION, key });
+      try {
+        await writeJsonAtomic(metaPath, { version: FEATURE_CACHE_VERSION, key });
+      } catch (w) {
+        const why = w instanceof InputError ? w.message : `cannot write ${metaPath} (${(w as NodeJS.ErrnoException).code ?? (w as Error).message})`;
+        throw new InputError(`feature cache ${root}: ${why}; --cache must be a folder protolens can write`);
+      }
     }
+    await removeStaleTemporaries(dir); // left by builds that were killed while writing a class
     return store;
   }
 

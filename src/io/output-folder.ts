@@ -5,9 +5,10 @@
  * output is reused (its files are the command's own, rewritten); any other non-empty folder (a
  * network, a dataset, the user's documents, another command's output) is refused before any work.
  */
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../util/errors.ts';
+import { makeDirs } from './dirs.ts';
 
 export const OUTPUT_CLAIM_FILE = '.protolens-output';
 
@@ -47,7 +48,7 @@ export async function claimOutputFolder(dir: string, kind: OutputKind, option = 
       return abs;
     }
   }
-  await mkdir(abs, { recursive: true });
+  await makeDirs(abs);
   await writeFile(join(abs, OUTPUT_CLAIM_FILE), `${JSON.stringify({ tool: 'protolens', kind } satisfies Claim)}\n`);
   return abs;
 }

@@ -121,8 +121,9 @@ async function isNetworkManifest(path: string): Promise<{ ok: true } | { ok: fal
  * that of an unfinished publish, has the network schema), or anything else, with the reason.
  */
 export async function classifyFolder(dir: string): Promise<FolderKind> {
-  const st = await stat(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
-  if (!st) return { kind: 'absent' };
+  const st = await stat(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? e.code : Promise.reject(e)));
+  if (st === 'ENOTDIR') return { kind: 'other', reason: `${dir} cannot be a folder: a parent of it is a file, not a folder` };
+  if (st === 'ENOENT') return { kind: 'absent' };
   if (!st.isDirectory()) return { kind: 'other', reason: `${dir} exists and is not a folder` };
   const all = await readdir(dir);
   const visible = all.filter((e) => !e.startsWith('.'));

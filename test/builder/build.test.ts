@@ -256,6 +256,19 @@ test('--out must be new, empty or a network folder', async () => {
   assert.deepEqual(readdirSync(out), ['notes.txt']);
 });
 
+test('unusable --out and --cache paths are InputErrors naming them, before any extraction; nothing is left behind', async () => {
+  const file = join(tmp, 'a-file');
+  writeFileSync(file, 'x');
+  const extracted: number[] = [];
+  const hooks = { onClassExtracted: (i: { classIndex: number }) => void extracted.push(i.classIndex) };
+  await assert.rejects(buildNetwork({ model: fx.model, data: fx.cub.root, out: join(file, 'net') }, hooks), (e) => e instanceof InputError && /a-file\/net cannot be a folder: a parent of it is a file/.test((e as Error).message));
+  await assert.rejects(buildNetwork({ model: fx.model, data: fx.cub.root, out: file }, hooks), (e) => e instanceof InputError && /exists and is not a folder/.test((e as Error).message));
+  const out = join(tmp, 'net-bad-cache');
+  await assert.rejects(buildNetwork({ model: fx.model, data: fx.cub.root, out, cache: file }, hooks), (e) => e instanceof InputError && /feature cache .*a-file: cannot create folder .*a-file is a file, not a folder; --cache must be a folder/.test((e as Error).message));
+  assert.deepEqual(extracted, []);
+  assert.equal(existsSync(out), false, 'the network folder the failed build created is removed');
+});
+
 test('a folder is a network by its manifest\'s schema, not its name: another manifest.json is refused and nothing is touched', async () => {
   const out = join(tmp, 'app');
   mkdirSync(join(out, 'exemplars'), { recursive: true });

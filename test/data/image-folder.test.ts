@@ -117,3 +117,31 @@ test('symbolic links to folders are followed once; a link loop does not hang', a
     assert.deepEqual((await ds.itemsOfClass(0)).map((i) => i.id), ['a/1.png']);
   });
 });
+
+/** A folder this process cannot list: mode 000 (for a non-root user), else a link to /proc/1/fdinfo (root in a container). */
+async function unreadableFolder(at: string): Promise<string> {
+  const { chmod, readdir } = await import('node:fs/promises');
+  await mkdir(at);
+  await chmod(at, 0o000);
+  if (await readdir(at).then(() => false, () => true)) return at;
+  await chmod(at, 0o755);
+  await rm(at, { recursive: true });
+  await symlink('/proc/1/fdinfo', at);
+  assert.ok(await readdir(at).then(() => false, () => true), 'precondition: no unreadable folder could be made here');
+  return at;
+}
+
+test('an unreadable folder inside a class is an InputError naming it (it crashed with a stack trace), never skipped unseen', async () => {
+  await withTmp(async (root) => {
+    for (const c of ['a', 'b']) {
+      await mkdir(join(root, c));
+      await writeFile(join(root, c, 'x.png'), 'listed, not decoded');
+    }
+    const bad = await unreadableFolder(join(root, 'b', 'sub'));
+    try {
+      await assert.rejects(openImageFolder(root), (e) => e instanceof InputError && /dataset folder .*b\/sub cannot be read \(EACCES\)/.test((e as Error).message));
+    } finally {
+      await import('node:fs/promises').then((fs) => fs.chmod(bad, 0o755).catch(() => undefined));
+    }
+  });
+});
