@@ -1,7 +1,7 @@
 /** `protolens inspect MODEL`: load a classifier, show its GAP + linear head and the logit check. */
 import { intOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
-import { HEAD_CHECK_BATCH, HEAD_CHECK_SEED, loadClassifier, type LoadClassifierOptions } from '../model/classifier.ts';
+import { HEAD_CHECK_BATCH, HEAD_CHECK_SEED, MAX_HEAD_CHECK_BATCH, loadClassifier, type LoadClassifierOptions } from '../model/classifier.ts';
 import { HEAD_CHECK_TOLERANCE } from '../model/logit-check.ts';
 import { summarizeClassifier, type ClassifierSummary } from '../model/summary.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
@@ -52,6 +52,7 @@ function optionsFrom(values: Parsed['values']): LoadClassifierOptions {
     opts.tokenGrid = typeof g === 'number' ? [g, g] : g;
   }
   opts.checkBatch = intOption(values, 'check-batch');
+  if (opts.checkBatch !== undefined && opts.checkBatch > MAX_HEAD_CHECK_BATCH) throw new UsageError(`--check-batch: expected an integer from 1 to ${MAX_HEAD_CHECK_BATCH}, got ${opts.checkBatch}`);
   opts.seed = intOption(values, 'seed', 0);
   opts.intraOpThreads = intOption(values, 'threads');
   const tol = Number(values.tolerance);

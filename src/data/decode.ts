@@ -32,14 +32,37 @@ export class DecodeFailure extends InputError {
 let configured = false;
 
 /**
+ * Default bound on the pixels of one decoded image: 40 megapixels (an 8000 x 5000 photo, 120 MB as
+ * 8-bit RGB). A small compressed file can declare a huge image (a 729 KB PNG of 16000 x 16000 decodes
+ * to 768 MB), so larger images are refused before decoding, as a failure of that image. Change it
+ * with the environment variable PROTOLENS_MAX_PIXELS or `configureDecoder({ maxPixels })`.
+ */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+let maxPixels = DEFAULT_MAX_PIXELS;
+
+/** The bound in force (PROTOLENS_MAX_PIXELS when set, else the configured or default one). */
+export function maxDecodedPixels(): number {
+  return maxPixels;
+}
+
+function maxPixelsFromEnv(): number | undefined {
+  const v = process.env.PROTOLENS_MAX_PIXELS;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw new InputError(`PROTOLENS_MAX_PIXELS: expected a positive integer (pixels per image), got '${v}'`);
+  return Number(v);
+}
+
+/**
  * Set sharp's process-wide settings for streaming many small decodes: `threads` libvips threads per
  * image (default 1: on a 2-core machine parallelism comes from several images in flight, not from
  * splitting one small image), and libvips' operation cache off (a stream never revisits a file).
  * Called automatically before the first decode; call it yourself to choose other values.
  */
-export function configureDecoder(options: { threads?: number; cache?: boolean } = {}): void {
+export function configureDecoder(options: { threads?: number; cache?: boolean; maxPixels?: number } = {}): void {
   sharp.concurrency(options.threads ?? 1);
   sharp.cache(options.cache ?? false);
+  if (options.maxPixels !== undefined && !(Number.isInteger(options.maxPixels) && options.maxPixels >= 1)) throw new InputError(`maxPixels: expected a positive integer, got ${options.maxPixels}`);
+  maxPixels = options.maxPixels ?? maxPixelsFromEnv() ?? DEFAULT_MAX_PIXELS;
   configured = true;
 }
 
@@ -56,6 +79,11 @@ async function classify(path: string, err: unknown): Promise<string> {
     return `unreadable: ${(e as Error).message}`;
   }
   const msg = String((err as Error)?.message ?? err).split('\n')[0].trim();
+  if (/exceeds pixel limit/i.test(msg)) {
+    const meta = await sharp(path, { limitInputPixels: false }).metadata().catch(() => null);
+    const size = meta?.width && meta?.height ? `${meta.width} x ${meta.height} = ${meta.width * meta.height} pixels` : 'larger';
+    return `image of ${size}, more than the limit of ${maxPixels} pixels (PROTOLENS_MAX_PIXELS)`;
+  }
   if (/unsupported image format/i.test(msg)) {
     const ext = extname(path).toLowerCase();
     if (UNDECODABLE_EXTENSIONS.includes(ext)) return `unsupported format '${ext}' (decoded formats: JPEG, PNG, WebP, TIFF, GIF, AVIF)`;
@@ -73,7 +101,7 @@ export async function decodeRgb(path: string, cfg: Pick<PreprocessConfig, 'alpha
   if (!configured) configureDecoder();
   let out: { data: Buffer; info: OutputInfo };
   try {
-    let img = sharp(path, { autoOrient: cfg.exifOrientation, failOn: cfg.failOn, pages: 1, page: 0 });
+    let img = sharp(path, { autoOrient: cfg.exifOrientation, failOn: cfg.failOn, pages: 1, page: 0, limitInputPixels: maxPixels });
     img = cfg.alpha === 'ignore' ? img.removeAlpha() : img.flatten({ background: cfg.alpha === 'white' ? '#ffffff' : '#000000' });
     out = await img.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (err) {

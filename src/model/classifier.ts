@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, type ModelProto } from '../onnx/proto.ts';
-import { CheckError, InputError } from '../util/errors.ts';
+import { CheckError, InputError, UsageError } from '../util/errors.ts';
+import { checkedInteger } from '../util/options.ts';
 import { Rng } from '../util/random.ts';
 import { GraphIndex } from './graph.ts';
 import { detectHead, type DetectedHead, type FeatureMapLayout, type FoldedOp, type LinearInfo, type PoolingInfo } from './head.ts';
@@ -19,6 +20,8 @@ import { checkExternalData } from './tensor-data.ts';
 import type { NodeRef } from './graph.ts';
 
 /** Images in the load-time logit check. */
+/** Upper bound of the check batch (a larger one only costs memory; 100000 inputs exhausted it). */
+export const MAX_HEAD_CHECK_BATCH = 256;
 export const HEAD_CHECK_BATCH = 2;
 /** Seed of the load-time check's random input. */
 export const HEAD_CHECK_SEED = 0;
@@ -230,7 +233,7 @@ async function finishLoad(
 
   const checkBatch = opts.checkBatch ?? HEAD_CHECK_BATCH;
   const seed = opts.seed ?? HEAD_CHECK_SEED;
-  if (!Number.isInteger(checkBatch) || checkBatch < 1) throw new InputError(`checkBatch: expected a positive integer, got ${checkBatch}`);
+  checkedInteger('checkBatch', checkBatch, 1, MAX_HEAD_CHECK_BATCH, UsageError); // a check, not a benchmark: bounded memory
 
   // First run: fixes the feature map's size (and is the check batch when the batch is dynamic).
   const k0 = maxBatch ?? checkBatch;

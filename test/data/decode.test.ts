@@ -152,3 +152,30 @@ test('missing, empty, corrupt, truncated and unsupported files fail with a reaso
     }
   });
 });
+
+test('an image larger than the pixel limit fails as that image, before decoding, naming its size and the limit', async () => {
+  const { configureDecoder, DEFAULT_MAX_PIXELS, maxDecodedPixels } = await import('../../src/data/decode.ts');
+  assert.equal(maxDecodedPixels(), DEFAULT_MAX_PIXELS);
+  await withTmp(async (dir) => {
+    // A 6000 x 8000 PNG of one colour: a few kB on disk, 144 MB decoded; over the 40 MP default.
+    const big = join(dir, 'bomb.png');
+    await sharp({ create: { width: 6000, height: 8000, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toFile(big);
+    const cfg = makePreprocessConfig();
+    await assert.rejects(decodeRgb(big, cfg), (e) => e instanceof DecodeFailure && /image of 6000 x 8000 = 48000000 pixels, more than the limit of 40000000 pixels \(PROTOLENS_MAX_PIXELS\)/.test(e.reason));
+    try {
+      configureDecoder({ maxPixels: 50_000_000 });
+      assert.equal((await decodeRgb(big, cfg)).width, 6000);
+      process.env.PROTOLENS_MAX_PIXELS = '100';
+      configureDecoder();
+      assert.equal(maxDecodedPixels(), 100);
+      const small = join(dir, 'small.png');
+      await sharp({ create: { width: 20, height: 20, channels: 3, background: '#000' } }).png().toFile(small);
+      await assert.rejects(decodeRgb(small, cfg), (e) => e instanceof DecodeFailure && /20 x 20 = 400 pixels, more than the limit of 100/.test(e.reason));
+      process.env.PROTOLENS_MAX_PIXELS = 'lots';
+      assert.throws(() => configureDecoder(), (e) => e instanceof InputError && /PROTOLENS_MAX_PIXELS: expected a positive integer/.test((e as Error).message));
+    } finally {
+      delete process.env.PROTOLENS_MAX_PIXELS;
+      configureDecoder();
+    }
+  });
+});
