@@ -29,7 +29,10 @@ import type { PageClass } from '../html/page-data.ts';
 import { Explainer, type ExplainerOptions } from '../explain/explain.ts';
 import { safeStem } from '../explain/report.ts';
 import { imageEntry, type ExplainedImageEntry } from '../explain/schema.ts';
+import sharp from 'sharp';
+import { maxDecodedPixels } from '../data/decode.ts';
 import { InputError, ProtolensError, UsageError } from '../util/errors.ts';
+import { checkedInteger } from '../util/options.ts';
 import { renderViewerPage } from './page.ts';
 import { resolveInside, sendFile } from './static-files.ts';
 
@@ -39,6 +42,12 @@ export const DEFAULT_VIEWER_HOST = '127.0.0.1';
 export const DEFAULT_VIEWER_PORT = 0;
 /** Largest accepted upload by default: 20 MiB. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
+/** Explain requests being received or waiting at once, by default; more are answered 503 (memory stays bounded). */
+export const DEFAULT_MAX_PENDING = 4;
+/** Explanations (upload and pictures) kept by default; older ones of this session are removed. */
+export const DEFAULT_KEEP_RESULTS = 200;
+/** Image formats accepted for upload (sharp's names); SVG, PDF and the like are refused. */
+export const UPLOAD_FORMATS = ['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif'] as const;
 
 export interface ViewerOptions {
   /** The network folder made by `protolens build`. */
@@ -53,6 +62,10 @@ export interface ViewerOptions {
   results?: string;
   /** Largest accepted upload in bytes (default 20 MiB). */
   maxUploadBytes?: number;
+  /** Explain requests received or queued at once (default 4); more get 503 with Retry-After. */
+  maxPending?: number;
+  /** Explanations kept in the results folder (default 200); the oldest of this session are removed. */
+  keepResults?: number;
   /** Options of the Explainer (model, threads, top, percentile, tolerance). */
   explainer?: Pick<ExplainerOptions, 'model' | 'threads' | 'top' | 'percentile' | 'tolerance'>;
   /** Picture scale of overlays and combined views (default 'auto', see explain's PictureOptions). */
@@ -183,6 +196,8 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const host = opts.host ?? DEFAULT_VIEWER_HOST;
   const maxUpload = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (!(Number.isInteger(maxUpload) && maxUpload > 0)) throw new UsageError(`maxUploadBytes: expected a positive integer, got ${maxUpload}`);
+  const maxPending = checkedInteger('maxPending', opts.maxPending ?? DEFAULT_MAX_PENDING, 1, 1000, UsageError);
+  const keepResults = checkedInteger('keepResults', opts.keepResults ?? DEFAULT_KEEP_RESULTS, 1, Number.MAX_SAFE_INTEGER, UsageError);
   const netDir = resolve(opts.net);
   const dataDir = opts.data !== undefined ? resolve(opts.data) : null;
   if (dataDir !== null && !(await stat(dataDir).catch(() => null))?.isDirectory()) throw new InputError(`--data ${opts.data}: not a folder`);
@@ -202,6 +217,33 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     await ex.close();
     throw new InputError(`results folder ${opts.results}: ${(e as Error).message}`);
   }
+  try {
+    return await serve(opts, ex, netDir, dataDir, resultsDir, ownResults, port, host, maxUpload, maxPending, keepResults);
+  } catch (e) {
+    await ex.close();
+    if (ownResults) await rm(resultsDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Whether `host` names this machine's loopback interface (then requests must say so in Host). */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+async function serve(
+  opts: ViewerOptions,
+  ex: Explainer,
+  netDir: string,
+  dataDir: string | null,
+  resultsDir: string,
+  ownResults: boolean,
+  port: number,
+  host: string,
+  maxUpload: number,
+  maxPending: number,
+  keepResults: number,
+): Promise<Viewer> {
   const uploadsDir = join(resultsDir, 'uploads');
   const explanationsDir = join(resultsDir, 'explanations');
   await mkdir(uploadsDir, { recursive: true });
@@ -259,12 +301,36 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   let counter = 0;
   let queue: Promise<unknown> = Promise.resolve();
   const prefix = `${Date.now().toString(36)}`;
+  let pending = 0;
+  /** Explanations of this session, oldest first: [id, upload file]. */
+  const kept: [string, string][] = [];
+  const forget = async (id: string, upload: string) => {
+    await rm(join(explanationsDir, id), { recursive: true, force: true });
+    await rm(upload, { force: true });
+  };
 
   const explain = async (req: IncomingMessage): Promise<ExplainResponse> => {
+    if (pending >= maxPending) throw new HttpError(503, `busy: ${pending} explanations are being received or waiting; retry in a moment`);
+    pending++;
+    try {
+      return await explainOne(req);
+    } finally {
+      pending--;
+    }
+  };
+
+  const explainOne = async (req: IncomingMessage): Promise<ExplainResponse> => {
     const { name, file } = uploadName(req.headers['x-file-name']);
     const classIndex = requestedClass(req.headers['x-class']);
     const body = await readBody(req, maxUpload);
     if (body.length === 0) throw new HttpError(400, 'empty upload: send the image bytes as the request body');
+    const meta = await sharp(body, { limitInputPixels: false }).metadata().catch(() => null);
+    if (!meta?.format || !(UPLOAD_FORMATS as readonly string[]).includes(meta.format)) {
+      throw new HttpError(415, `${name}: not an image of an accepted format (${UPLOAD_FORMATS.join(', ')})${meta?.format ? `; it is ${meta.format}` : ''}`);
+    }
+    if (meta.width && meta.height && meta.width * meta.height > maxDecodedPixels()) {
+      throw new HttpError(413, `${name}: ${meta.width} x ${meta.height} = ${meta.width * meta.height} pixels, more than the limit of ${maxDecodedPixels()} (PROTOLENS_MAX_PIXELS)`);
+    }
     const id = `${prefix}-${String(++counter).padStart(4, '0')}`;
     const upload = join(uploadsDir, `${id}-${file}`);
     await writeFile(upload, body);
@@ -283,10 +349,28 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     };
     const job = queue.then(run, run);
     queue = job.catch(() => undefined);
-    return job;
+    try {
+      const r = await job;
+      kept.push([id, upload]);
+      while (kept.length > keepResults) {
+        const [oldId, oldUpload] = kept.shift()!;
+        await forget(oldId, oldUpload);
+      }
+      return r;
+    } catch (e) {
+      await forget(id, upload); // nothing to look at: keep no bytes of it
+      throw e;
+    }
   };
 
+  // Bound to loopback, only requests addressed to loopback are answered: a web page elsewhere whose
+  // name resolves to 127.0.0.1 (DNS rebinding) sends its own name in Host and is refused.
+  let allowedHosts: Set<string> | null = null;
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (allowedHosts && !allowedHosts.has(String(req.headers.host ?? '').toLowerCase())) {
+      throw new HttpError(403, `Host '${String(req.headers.host ?? '')}' is not this viewer's address; open ${[...allowedHosts][0]}`);
+    }
     const raw = req.url ?? '/';
     const q = raw.indexOf('?');
     const path = q < 0 ? raw : raw.slice(0, q);
@@ -313,7 +397,8 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
       const file = await resolveInside(root, path.slice(route.length));
       if (file === null) throw new HttpError(404, `${path}: not found`);
       const st = await stat(file);
-      return sendFile(res, file, st.size);
+      // Network and dataset files are not protolens's: never run them in the viewer's origin.
+      return sendFile(res, file, st.size, { untrusted: route !== '/results/' });
     }
     throw new HttpError(404, `${path}: not found`);
   };
@@ -330,6 +415,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
         res.destroy();
         return;
       }
+      if (status === 503) res.setHeader('Retry-After', '2');
       if (req.url?.startsWith('/api/')) sendJson(res, status, { error: message });
       else sendText(res, status, `${status}: ${message}\n`);
       // Drain an unread upload so the connection can answer.
@@ -345,12 +431,11 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
       });
     });
   } catch (e) {
-    await ex.close();
-    if (ownResults) await rm(resultsDir, { recursive: true, force: true });
     throw new InputError(`cannot listen on ${host}:${port}: ${(e as Error).message}`);
   }
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  if (isLoopback(host)) allowedHosts = new Set([`${urlHost}:${addr.port}`, `localhost:${addr.port}`, `127.0.0.1:${addr.port}`, `[::1]:${addr.port}`]);
   let closed: Promise<void> | null = null;
   return {
     url: `http://${urlHost}:${addr.port}/`,

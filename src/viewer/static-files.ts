@@ -60,12 +60,22 @@ export async function resolveInside(root: string, rest: string): Promise<string 
   return st?.isFile() ? real : null;
 }
 
-/** Stream `file` as the response body with its content type (status 200). */
-export function sendFile(res: ServerResponse, file: string, size?: number): void {
+/** Types a browser may run scripts from (served from untrusted folders only as attachments). */
+const ACTIVE_TYPES = ['.html', '.htm', '.svg', '.xml', '.xhtml'];
+
+/**
+ * Stream `file` as the response body with its content type (status 200). An `untrusted` file (from a
+ * folder protolens did not write, such as the dataset) is sandboxed (CSP `sandbox`: no script, no
+ * same-origin access), and one of a type that can carry script (HTML, SVG, XML) is sent as a download.
+ */
+export function sendFile(res: ServerResponse, file: string, size?: number, opts: { untrusted?: boolean } = {}): void {
+  const active = ACTIVE_TYPES.includes(extname(file).toLowerCase());
   res.writeHead(200, {
     'Content-Type': contentType(file),
     'X-Content-Type-Options': 'nosniff',
     'Cache-Control': 'no-cache',
+    ...(opts.untrusted ? { 'Content-Security-Policy': 'sandbox' } : {}),
+    ...(opts.untrusted && active ? { 'Content-Disposition': 'attachment' } : {}),
     ...(size !== undefined ? { 'Content-Length': String(size) } : {}),
   });
   const stream = createReadStream(file);

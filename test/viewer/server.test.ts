@@ -170,9 +170,9 @@ test('POST /api/explain with X-Class explains that class; an unknown class is a 
   assert.match(((await bad.json()) as { error: string }).error, new RegExp(`^X-Class: .*${CLASS_NAMES[worst].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
 });
 
-test('bad uploads get 400/413/405 with the reason, and the server stays up', async () => {
+test('bad uploads get 400/413/415/405 with the reason, and the server stays up', async () => {
   const garbage = await post(Buffer.from('definitely not an image, just text'), 'photo.jpg');
-  assert.equal(garbage.status, 400);
+  assert.equal(garbage.status, 415);
   const g = (await garbage.json()) as { error: string };
   assert.match(g.error, /^photo\.jpg: /);
   assert.ok(g.error.length > 'photo.jpg: '.length);
@@ -214,4 +214,80 @@ test('path traversal and links out of the served folders are refused', async () 
   // Legitimate files next to them are served.
   assert.equal((await rawGet(viewer.url, '/net/manifest.json')).status, 200);
   assert.equal((await rawGet(viewer.url, '/data/t0.png')).status, 200);
+});
+
+/** A GET with a chosen Host header (fetch sets its own). */
+function getWithHost(base: string, path: string, host: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return import('node:http').then(
+    ({ request }) =>
+      new Promise((ok, fail) => {
+        const u = new URL(base);
+        const req = request({ host: u.hostname, port: u.port, path, method: 'GET', headers: { Host: host } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => (body += d));
+          res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on('error', fail);
+        req.end();
+      }),
+  );
+}
+
+test('DNS rebinding: a request whose Host is not this loopback address is refused (403); localhost and 127.0.0.1 are answered', async () => {
+  const port = new URL(viewer.url).port;
+  assert.equal((await getWithHost(viewer.url, '/api/classes', `evil.example:${port}`)).status, 403);
+  assert.equal((await getWithHost(viewer.url, '/api/classes', `127.0.0.1:${Number(port) + 1}`)).status, 403);
+  assert.equal((await getWithHost(viewer.url, '/api/classes', `localhost:${port}`)).status, 200);
+  assert.equal((await getWithHost(viewer.url, '/api/classes', `127.0.0.1:${port}`)).status, 200);
+});
+
+test('an SVG upload is refused (415) and an SVG or HTML file of the dataset is served sandboxed, as a download', async () => {
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><script>alert(1)</script><rect width="32" height="32"/></svg>');
+  const r = await post(svg, 'pic.svg');
+  assert.equal(r.status, 415);
+  assert.match(((await r.json()) as { error: string }).error, /not an image of an accepted format .*; it is svg/);
+  await writeFile(join(root, 'train', 'page.svg'), svg);
+  await writeFile(join(root, 'train', 'page.html'), '<script>alert(1)</script>');
+  for (const f of ['page.svg', 'page.html']) {
+    const res = await fetch(new URL(`data/${f}`, viewer.url));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-disposition'), 'attachment', f);
+    assert.equal(res.headers.get('content-security-policy'), 'sandbox', f);
+  }
+  const card = await fetch(new URL('/', viewer.url));
+  assert.equal(card.headers.get('content-disposition'), null, 'the viewer\'s own page is a page');
+});
+
+test('uploads are bounded: beyond maxPending at once the answer is 503 with Retry-After; only keepResults explanations are kept', async () => {
+  const v = await startViewer({ net: fx.netDir, port: 0, maxPending: 1, keepResults: 2 });
+  try {
+    const send = (bytes: Uint8Array, name: string) =>
+      fetch(new URL('api/explain', v.url), { method: 'POST', headers: { 'X-File-Name': name }, body: new Blob([new Uint8Array(bytes)]) });
+    const img = await imageBytes(903, 32, 32, 'png');
+    const results = await Promise.all([send(img, 'a.png'), send(img, 'b.png'), send(img, 'c.png')]);
+    const statuses = results.map((r) => r.status).sort();
+    assert.ok(statuses.includes(200) && statuses.includes(503), `statuses ${statuses}`);
+    const busy = results.find((r) => r.status === 503)!;
+    assert.equal(busy.headers.get('retry-after'), '2');
+    assert.match(((await busy.json()) as { error: string }).error, /busy/);
+    for (const name of ['d.png', 'e.png', 'f.png']) assert.equal((await send(img, name)).status, 200);
+    const { readdir } = await import('node:fs/promises');
+    assert.equal((await readdir(join(v.resultsDir, 'explanations'))).length, 2, 'the oldest explanations were removed');
+    assert.equal((await readdir(join(v.resultsDir, 'uploads'))).length, 2);
+    // A failed explanation keeps nothing.
+    assert.equal((await send(img.subarray(0, img.length - 20), 'truncated.png')).status, 400); // a header that reads, pixels that do not
+    assert.equal((await readdir(join(v.resultsDir, 'uploads'))).length, 2);
+  } finally {
+    await v.close();
+  }
+});
+
+test('a viewer that fails to start removes its temporary folder', async () => {
+  const { readdir } = await import('node:fs/promises');
+  const before = (await readdir(tmpdir())).filter((f) => f.startsWith('protolens-view-'));
+  const busyPort = Number(new URL(viewer.url).port);
+  await assert.rejects(startViewer({ net: fx.netDir, port: busyPort }), /cannot listen/);
+  const after = (await readdir(tmpdir())).filter((f) => f.startsWith('protolens-view-'));
+  assert.deepEqual(after.sort(), before.sort());
 });
