@@ -3,7 +3,7 @@
  * animated/multi-page files, transparency composited (or dropped), grayscale, CMYK and 16-bit
  * converted. File-level problems become `DecodeFailure`s with a short reason.
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
 import { InputError } from '../util/errors.ts';
@@ -90,7 +90,52 @@ async function classify(path: string, err: unknown): Promise<string> {
     return 'not a recognised image (unsupported or corrupt header)';
   }
   if (/permission denied/i.test(msg)) return 'permission denied';
-  return `corrupt image: ${msg}`;
+  return corruptReason(path);
+}
+
+/**
+ * The reason a file whose decode failed is corrupt, from the file itself, never from libvips' message
+ * text: that comes from a process-wide error buffer which concurrent decodes overwrite ("Unknown
+ * error" in about 1 run in 10 for the same truncated JPEG), and the reason is recorded in manifests
+ * and reports, which must not change between runs.
+ */
+async function corruptReason(path: string): Promise<string> {
+  let head: Buffer;
+  let tail: Buffer;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      const n = Math.min(size, 64);
+      head = Buffer.alloc(n);
+      tail = Buffer.alloc(n);
+      await fh.read(head, 0, n, 0);
+      await fh.read(tail, 0, n, size - n);
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    return `unreadable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  const format = sniffFormat(head);
+  if (!format) return 'not a recognised image (unsupported or corrupt header)';
+  const meta = await sharp(path, { limitInputPixels: false }).metadata().catch(() => null);
+  const what = `${format}${meta?.width && meta?.height ? ` ${meta.width} x ${meta.height}` : ''}`;
+  if (format === 'JPEG' && tail.lastIndexOf(Buffer.from([0xff, 0xd9])) < 0) return `truncated ${what} (no end-of-image marker)`;
+  if (format === 'PNG' && tail.lastIndexOf(Buffer.from('IEND')) < 0) return `truncated ${what} (no IEND chunk)`;
+  if (!meta?.format) return `corrupt ${what}: the header cannot be read`;
+  return `corrupt ${what}: the pixel data cannot be decoded`;
+}
+
+/** The format a file's first bytes announce, or null. */
+function sniffFormat(head: Buffer): string | null {
+  if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'JPEG';
+  if (head.length >= 8 && head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'PNG';
+  if (head.length >= 6 && /^GIF8[79]a$/.test(head.subarray(0, 6).toString('latin1'))) return 'GIF';
+  if (head.length >= 12 && head.subarray(0, 4).toString('latin1') === 'RIFF' && head.subarray(8, 12).toString('latin1') === 'WEBP') return 'WebP';
+  if (head.length >= 4 && (head.subarray(0, 4).equals(Buffer.from([0x49, 0x49, 0x2a, 0x00])) || head.subarray(0, 4).equals(Buffer.from([0x4d, 0x4d, 0x00, 0x2a])))) return 'TIFF';
+  if (head.length >= 12 && head.subarray(4, 8).toString('latin1') === 'ftyp') return 'HEIF/AVIF';
+  return null;
 }
 
 /**

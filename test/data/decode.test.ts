@@ -136,7 +136,7 @@ test('missing, empty, corrupt, truncated and unsupported files fail with a reaso
       ['missing.jpg', /^file not found$/],
       ['empty.jpg', /^empty file$/],
       ['junk.png', /not a recognised image/],
-      ['trunc.jpg', /^corrupt image: .+/],
+      ['trunc.jpg', /^truncated JPEG( 64 x 32)? \(no end-of-image marker\)$/],
       ['pic.bmp', /unsupported format '\.bmp'/],
     ];
     for (const [name, reason] of cases) {
@@ -177,5 +177,23 @@ test('an image larger than the pixel limit fails as that image, before decoding,
       delete process.env.PROTOLENS_MAX_PIXELS;
       configureDecoder();
     }
+  });
+});
+
+test('the reason of a failed decode is the same in every run, also with decodes running concurrently', async () => {
+  await withTmp(async (dir) => {
+    const good = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
+    const path = join(dir, 'trunc.jpg');
+    await writeFile(path, good.subarray(0, Math.floor(good.length * 0.6)));
+    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+    const pngPath = join(dir, 'trunc.png');
+    await writeFile(pngPath, png.subarray(0, png.length - 30));
+    const reasons = new Set<string>();
+    for (let round = 0; round < 6; round++) {
+      const all = await Promise.all(Array.from({ length: 8 }, () => decodeRgb(path, cfg).then(() => 'decoded', (e: DecodeFailure) => e.reason)));
+      for (const r of all) reasons.add(r);
+    }
+    assert.deepEqual([...reasons], ['truncated JPEG 300 x 200 (no end-of-image marker)']);
+    await assert.rejects(decodeRgb(pngPath, cfg), (e) => e instanceof DecodeFailure && e.reason === 'truncated PNG 40 x 30 (no IEND chunk)');
   });
 });
