@@ -64,7 +64,7 @@ export interface Failure {
   index: number;
   id: string;
   path: string;
-  /** Short cause, e.g. 'empty file', 'file not found', 'corrupt image: ...'. */
+  /** Short cause, e.g. 'empty file', 'file not found', 'truncated JPEG 500 x 375 (no end-of-image marker)'. */
   reason: string;
 }
 

@@ -131,7 +131,7 @@ export interface ImageFailure {
   status: 'failed';
   index: number;
   image: string;
-  /** Short cause, e.g. 'file not found', 'corrupt image: ...'. */
+  /** Short cause, e.g. 'file not found', 'truncated JPEG 500 x 375 (no end-of-image marker)'. */
   reason: string;
 }
 

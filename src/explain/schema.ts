@@ -94,7 +94,7 @@ export interface FailedImageEntry {
   index: number;
   image: string;
   status: 'failed';
-  /** Why, e.g. 'corrupt image: ...', 'file not found'. */
+  /** Why, e.g. 'truncated JPEG 500 x 375 (no end-of-image marker)', 'file not found'. */
   error: string;
 }
 
