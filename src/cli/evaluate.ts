@@ -4,6 +4,7 @@ import type { Command } from './commands.ts';
 import { DEFAULT_AXIOM_IMAGES } from '../evaluate/metrics/axioms.ts';
 import { DEFAULT_DELETION_BATCH, DEFAULT_DELETION_IMAGES } from '../evaluate/metrics/deletion.ts';
 import type { Substrate } from '../evaluate/protocols/deletion-curves.ts';
+import { STABILITY_VARIANTS } from '../evaluate/protocols/parts.ts';
 import { DEFAULT_EVALUATION_BATCH, evaluateNetwork, type EvaluateProgress } from '../evaluate/evaluate-network.ts';
 import { DEFAULT_FIDELITY_TOLERANCE } from '../evaluate/metrics/fidelity.ts';
 import { METRIC_NAMES, type MetricName } from '../evaluate/output/report.ts';
@@ -35,6 +36,7 @@ const spec: CommandSpec = {
     variant: { type: 'string', value: 'strict|uncropped', description: "parts protocol: 'strict' crops to the box (the published protocol); 'uncropped' stretches whole images", default: 'strict' },
     'half-size': { type: 'string', value: 'N', description: 'region half size in input pixels (default: round(36 * min(H, W) / 224), 36 at 224)' },
     'part-threshold': { type: 'string', value: 'X', description: 'a prototype is consistent when some part is hit on this fraction of its images', default: '0.8' },
+    'stability-variant': { type: 'string', value: 'NAME', description: "'evalprotopnet': unclipped noise, signed sum of part hits (the published numbers); 'protopnext': noise clipped to 0.25, equal part vectors", default: 'evalprotopnet' },
     'deletion-images': { type: 'string', value: 'N', description: 'images scored by deletion/insertion, evenly spaced', default: String(DEFAULT_DELETION_IMAGES) },
     substrate: { type: 'string', value: 'blur|mean|zero', description: 'substrate of both deletion and insertion (default: deletion zero, insertion blur, as RISE)' },
     'pixels-per-step': { type: 'string', value: 'N', description: 'pixels moved per deletion/insertion step (default: 2% of the pixels)' },
@@ -104,6 +106,7 @@ async function run(argv: string[]): Promise<number> {
       variant: oneOfOption(values, 'variant', ['strict', 'uncropped'] as const),
       halfSize: intOption(values, 'half-size', 1),
       partThreshold: numberOption(values, 'part-threshold', { min: 0, max: 1 }),
+      stabilityVariant: oneOfOption(values, 'stability-variant', STABILITY_VARIANTS),
     },
     deletion: {
       images: intOption(values, 'deletion-images'),

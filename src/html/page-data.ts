@@ -109,8 +109,9 @@ export type PageEvaluation =
         halfSize: number;
         inputSize: [number, number];
         threshold: number;
+        stabilityVariant: string;
         noiseStd: number;
-        noiseEps: number;
+        noiseEps: number | null;
         sets: PageSetScores[];
       } | null;
       deletion: { images: number; rows: { label: string; deletion: number | null; insertion: number | null }[]; beatsRandom: { mode: string; fraction: number }[] } | null;

@@ -19,7 +19,7 @@ const DONE: PageEvaluation = {
   seed: 0,
   fidelity: { images: 8, blackBoxTop1: 0.875, networkTop1: 0.875, agreement: 1, maxAbsLogitDiff: 2e-6, pass: true },
   parts: {
-    images: 8, variant: 'strict', halfSize: 10, inputSize: [64, 64], threshold: 0.8, noiseStd: 0.2, noiseEps: 0.25,
+    images: 8, variant: 'strict', halfSize: 10, inputSize: [64, 64], threshold: 0.8, stabilityVariant: 'evalprotopnet', noiseStd: 0.2, noiseEps: null,
     sets: [
       { name: 'refined', label: 'refined (the network)', consistency: 83.3, consistentPrototypes: 5, prototypes: 6, stability: 61.5 },
       { name: 'initial', label: 'initial (NMF)', consistency: 66.7, consistentPrototypes: 4, prototypes: 6, stability: 70 },

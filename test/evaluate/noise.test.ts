@@ -3,9 +3,26 @@ import assert from 'node:assert/strict';
 import { imageNoise, perturbBatch } from '../../src/evaluate/protocols/noise.ts';
 import { InputError } from '../../src/util/errors.ts';
 
-test('noise: clipped N(0, 0.2) with the clipped share of a normal distribution', () => {
+test('noise: unclipped N(0, 0.2) by default (EvalProtoPNet): the sample standard deviation is 0.2 and values beyond 0.25 occur', () => {
   const n = 3 * 224 * 224;
   const z = imageNoise(0, n, { seed: 7 });
+  let sq = 0;
+  let beyond = 0;
+  for (const v of z) {
+    sq += v * v;
+    if (Math.abs(v) > 0.25) beyond++;
+  }
+  assert.ok(Math.abs(Math.sqrt(sq / n) - 0.2) < 0.002, `std ${Math.sqrt(sq / n)}`);
+  // P(|N(0, 0.2)| > 0.25) = 2 (1 - Phi(1.25)) = 0.2113
+  assert.ok(Math.abs(beyond / n - 0.2113) < 0.006, `share beyond 0.25: ${beyond / n}`);
+  // The same draws as the clipped variant: clipping changes only the values beyond eps.
+  const clippedZ = imageNoise(0, n, { seed: 7, eps: 0.25 });
+  for (let i = 0; i < n; i += 997) assert.equal(clippedZ[i], Math.max(-0.25, Math.min(0.25, z[i])));
+});
+
+test('noise: clipped N(0, 0.2) (ProtoPNeXt, eps 0.25) with the clipped share of a normal distribution', () => {
+  const n = 3 * 224 * 224;
+  const z = imageNoise(0, n, { seed: 7, eps: 0.25 });
   let clipped = 0;
   let sum = 0;
   let pos = 0;

@@ -10,6 +10,13 @@ import { duration, esc, num, pct, sci, url } from '../../html/format.ts';
  * The page's view of an evaluation report. `prefix` is the evaluation folder relative to the page
  * (e.g. 'evaluation'), for the plots and files it wrote.
  */
+/** How the page names a stability variant. */
+function stabilityWording(variant: string): string {
+  return variant === 'protopnext'
+    ? "ProtoPNeXt's rule: the part vector must stay the same"
+    : "EvalProtoPNet's rule, as published numbers were computed: the hits' signed sum over parts must not change";
+}
+
 export function evaluationView(r: EvaluationReport, prefix: string): PageEvaluation {
   const m = r.metrics;
   const rel = (f: string | null | undefined) => (f ? `${prefix}/${f}` : null);
@@ -48,6 +55,7 @@ export function evaluationView(r: EvaluationReport, prefix: string): PageEvaluat
           halfSize: p.options.halfSize,
           inputSize: p.options.inputSize,
           threshold: p.options.partThreshold,
+          stabilityVariant: p.options.stabilityVariant,
           noiseStd: p.options.noiseStd,
           noiseEps: p.options.noiseEps,
           sets,
@@ -97,8 +105,8 @@ ${sci(f.maxAbsLogitDiff)}. ${passText(f.pass)}</p>`);
 <p>The protocol of Huang et al. (ICCV 2023) on the dataset's part keypoints (${p.variant}: test images cropped to their box,
 ${p.inputSize[1]} \u00d7 ${p.inputSize[0]}, region of half size ${p.halfSize} px around each prototype's peak). A prototype is
 <i>consistent</i> when one part falls inside its region in at least ${pct(p.threshold, 0)} of its class's test images where the part
-is visible; <i>stability</i> is the share of images whose part hits do not change under input noise N(0, ${p.noiseStd}) clipped to
-\u00b1${p.noiseEps}. The refined prototypes (the network's) are compared with the NMF parts before refinement and with a
+is visible; <i>stability</i> is the share of images whose part hits do not change under input noise N(0, ${p.noiseStd})${p.noiseEps === null ? '' : ` clipped to
+\u00b1${p.noiseEps}`} (${esc(stabilityWording(p.stabilityVariant))}). The refined prototypes (the network's) are compared with the NMF parts before refinement and with a
 random convex split of the same head vectors.</p>
 <table class="sets"><thead><tr><th scope="col">prototypes</th><th scope="col" class="num">consistency</th><th scope="col" class="num">consistent</th><th scope="col" class="num">stability</th></tr></thead>
 <tbody>

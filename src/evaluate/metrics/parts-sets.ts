@@ -15,7 +15,7 @@ import { batchCount, type Metric } from '../context/metric.ts';
 import type { NetworkEvaluationContext } from '../context/network-model.ts';
 import { perturbBatch } from '../protocols/noise.ts';
 import { partsRunSettings, type PartsMetricOptions } from './parts.ts';
-import { PartsAccumulator, visibleMask, type ConsistencyReport, type PartsVariant, type ResolvedPartsOptions, type StabilityReport } from '../protocols/parts.ts';
+import { PartsAccumulator, STABILITY_RULE, visibleMask, type ConsistencyReport, type PartsVariant, type ResolvedPartsOptions, type StabilityReport, type StabilityVariant } from '../protocols/parts.ts';
 import { PROTOTYPE_SET_LABELS, type PrototypeSetName } from '../context/prototype-sets.ts';
 
 /** The options of `partsMetric`, and which sets to score and where each image's detail goes. */
@@ -75,7 +75,7 @@ export interface PartsSetsReport {
   /** Seed of the random convex split. */
   randomSplitSeed: number;
   images: number;
-  options: ResolvedPartsOptions & { partThreshold: number; noiseStd: number; noiseEps: number; stability: boolean };
+  options: ResolvedPartsOptions & { partThreshold: number; stabilityVariant: StabilityVariant; noiseStd: number; noiseEps: number | null; stability: boolean };
   partNames: string[] | null;
   sets: Partial<Record<PrototypeSetName, PartsSetScores>>;
 }
@@ -94,7 +94,7 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): Metric<PartsSet
     name: 'parts',
     async run(ctx: NetworkEvaluationContext): Promise<PartsSetsReport> {
       const { model } = ctx;
-      const { scorer, resolved, partThreshold, noise, withStability, k, mapSize, per } = partsRunSettings(options, ctx);
+      const { scorer, resolved, partThreshold, noise, stabilityVariant, withStability, k, mapSize, per } = partsRunSettings(options, ctx);
       const P = resolved.numParts;
       const held = model.sets.map((s) => s.name);
       const sets = options.sets ?? held;
@@ -148,7 +148,7 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): Metric<PartsSet
         out[s] = {
           label: PROTOTYPE_SET_LABELS[s],
           consistency,
-          ...(withStability ? { stability: a.stability() } : {}),
+          ...(withStability ? { stability: a.stability(STABILITY_RULE[stabilityVariant]) } : {}),
           perPart: partConsistency(consistency, P, ctx.partNames),
         };
       }
@@ -157,7 +157,7 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): Metric<PartsSet
         seed: ctx.seed,
         randomSplitSeed: model.randomSplitSeed,
         images,
-        options: { ...resolved, partThreshold, noiseStd: noise.std, noiseEps: noise.eps, stability: withStability },
+        options: { ...resolved, partThreshold, stabilityVariant, noiseStd: noise.std, noiseEps: noise.eps, stability: withStability },
         partNames: ctx.partNames ? [...ctx.partNames] : null,
         sets: out,
       };

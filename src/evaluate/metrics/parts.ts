@@ -5,16 +5,19 @@
  */
 import { InputError } from '../../util/errors.ts';
 import { batchCount, type EvaluationContext, type Metric } from '../context/metric.ts';
-import { perturbBatch, REFERENCE_NOISE_EPS, REFERENCE_NOISE_STD } from '../protocols/noise.ts';
+import { perturbBatch, PROTOPNEXT_NOISE_EPS, REFERENCE_NOISE_STD } from '../protocols/noise.ts';
 import {
   PartsAccumulator,
   PartsScorer,
   REFERENCE_PART_THRESHOLD,
   visibleMask,
   type ConsistencyReport,
+  STABILITY_RULE,
+  STABILITY_VARIANTS,
   type PartsVariant,
   type ResolvedPartsOptions,
   type StabilityReport,
+  type StabilityVariant,
 } from '../protocols/parts.ts';
 import type { CubicArithmetic } from '../../pictures/resize-cv2.ts';
 
@@ -29,9 +32,14 @@ export interface PartsMetricOptions {
   numParts?: number;
   /** Compute stability too (a second, perturbed forward pass per batch; default true). */
   stability?: boolean;
-  /** Noise standard deviation (default 0.2) and clip bound (default 0.25). */
+  /**
+   * Whose stability (see StabilityVariant): 'evalprotopnet' (default; unclipped noise, signed sum) or
+   * 'protopnext' (noise clipped to 0.25, equal part vectors).
+   */
+  stabilityVariant?: StabilityVariant;
+  /** Noise standard deviation (default 0.2) and clip bound (default: the variant's, none or 0.25; null: none). */
   noiseStd?: number;
-  noiseEps?: number;
+  noiseEps?: number | null;
   /** Resize arithmetic (default 'opencv'). */
   arithmetic?: CubicArithmetic;
 }
@@ -40,7 +48,7 @@ export interface PartsMetricReport {
   variant: PartsVariant;
   seed: number;
   images: number;
-  options: ResolvedPartsOptions & { partThreshold: number; noiseStd: number; noiseEps: number };
+  options: ResolvedPartsOptions & { partThreshold: number; stabilityVariant: StabilityVariant; noiseStd: number; noiseEps: number | null };
   consistency: ConsistencyReport;
   stability?: StabilityReport;
 }
@@ -50,8 +58,9 @@ export interface PartsRunSettings {
   scorer: PartsScorer;
   resolved: ResolvedPartsOptions;
   partThreshold: number;
-  /** Stability noise: its seed (the context's), standard deviation and clip bound. */
-  noise: { seed: number; std: number; eps: number };
+  /** Stability noise: its seed (the context's), standard deviation and clip bound (null: none). */
+  noise: { seed: number; std: number; eps: number | null };
+  stabilityVariant: StabilityVariant;
   withStability: boolean;
   /** Prototypes per class. */
   k: number;
@@ -68,11 +77,15 @@ export function partsRunSettings(options: PartsMetricOptions, ctx: Pick<Evaluati
   const scorer = new PartsScorer({ inputSize: [height, width], halfSize: options.halfSize, numParts: options.numParts, arithmetic: options.arithmetic });
   const partThreshold = options.partThreshold ?? REFERENCE_PART_THRESHOLD;
   if (!(partThreshold >= 0 && partThreshold <= 1)) throw new InputError(`parts metric: partThreshold must be in [0, 1], got ${options.partThreshold}`);
+  const stabilityVariant = options.stabilityVariant ?? 'evalprotopnet';
+  if (!STABILITY_VARIANTS.includes(stabilityVariant)) throw new InputError(`parts metric: stabilityVariant must be one of ${STABILITY_VARIANTS.join(', ')}, got '${String(stabilityVariant)}'`);
+  const eps = options.noiseEps === undefined ? (stabilityVariant === 'protopnext' ? PROTOPNEXT_NOISE_EPS : null) : options.noiseEps;
   return {
     scorer,
     resolved: scorer.options,
     partThreshold,
-    noise: { seed: ctx.seed, std: options.noiseStd ?? REFERENCE_NOISE_STD, eps: options.noiseEps ?? REFERENCE_NOISE_EPS },
+    noise: { seed: ctx.seed, std: options.noiseStd ?? REFERENCE_NOISE_STD, eps },
+    stabilityVariant,
     withStability: options.stability ?? true,
     k: model.prototypesPerClass,
     mapSize: model.mapSize,
@@ -86,7 +99,7 @@ export function partsMetric(options: PartsMetricOptions = {}): Metric<PartsMetri
     name: 'parts',
     async run(ctx: EvaluationContext): Promise<PartsMetricReport> {
       const { model } = ctx;
-      const { scorer, resolved, partThreshold, noise, withStability, k, mapSize, per } = partsRunSettings(options, ctx);
+      const { scorer, resolved, partThreshold, noise, stabilityVariant, withStability, k, mapSize, per } = partsRunSettings(options, ctx);
       const P = resolved.numParts;
       const [h, w] = mapSize;
       const acc = new PartsAccumulator(model.numClasses, k, P);
@@ -111,9 +124,9 @@ export function partsMetric(options: PartsMetricOptions = {}): Metric<PartsMetri
         variant: options.variant ?? 'strict',
         seed: ctx.seed,
         images: acc.count,
-        options: { ...resolved, partThreshold, noiseStd: noise.std, noiseEps: noise.eps },
+        options: { ...resolved, partThreshold, stabilityVariant, noiseStd: noise.std, noiseEps: noise.eps },
         consistency: acc.consistency(partThreshold),
-        stability: withStability ? acc.stability() : undefined,
+        stability: withStability ? acc.stability(STABILITY_RULE[stabilityVariant]) : undefined,
       };
     },
   };

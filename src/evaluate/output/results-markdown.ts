@@ -39,7 +39,7 @@ export function formatResultsMarkdown(r: EvaluationReport): string {
   if (p) {
     const o = p.options;
     L.push('## Consistency and stability', '');
-    L.push(`Parts protocol (${p.variant}): ${p.images} images, region half size ${o.halfSize} at ${o.inputSize[0]} x ${o.inputSize[1]}, threshold ${o.partThreshold}` + (o.stability ? `, noise N(0, ${o.noiseStd}) clipped to ±${o.noiseEps}, seed ${p.seed}` : '') + `; random split seed ${p.randomSplitSeed}.`);
+    L.push(`Parts protocol (${p.variant}): ${p.images} images, region half size ${o.halfSize} at ${o.inputSize[0]} x ${o.inputSize[1]}, threshold ${o.partThreshold}` + (o.stability ? `, stability ${o.stabilityVariant} (noise N(0, ${o.noiseStd})${o.noiseEps === null ? ' unclipped' : ` clipped to ±${o.noiseEps}`}, ${o.stabilityVariant === 'protopnext' ? 'equal part vectors' : 'signed sum of part hits unchanged'}), seed ${p.seed}` : '') + `; random split seed ${p.randomSplitSeed}.`);
     L.push('');
     const rows = Object.values(p.sets).map((s) => [s!.label, num(s!.consistency.score), `${s!.consistency.consistentPrototypes} / ${s!.consistency.prototypes}`, o.stability ? num(s!.stability?.score) : 'not run']);
     L.push(...table(['prototypes', 'consistency', 'consistent prototypes', 'stability'], rows));

@@ -1,6 +1,7 @@
 /**
- * The stability perturbation of the reference (`perturb_img`): Gaussian noise N(0, std) drawn for
- * every value of the normalised input tensor, clipped to [-eps, eps], added to the input.
+ * The stability perturbation: Gaussian noise N(0, std) drawn for every value of the normalised input
+ * tensor and added to it. EvalProtoPNet (`util/eval_stability.py`, `perturb_img`) adds it unclipped;
+ * ProtoPNeXt (`protopnet/metrics.py`, `add_gaussian_noise`) clips it to [-eps, eps] first (eps 0.25).
  *
  * The reference draws unseeded noise per batch. Here each image's noise comes from its own stream,
  * `new Rng(seed).fork(imageIndex)`, so the result depends on the seed and the image's position in the
@@ -9,30 +10,30 @@
 import { InputError } from '../../util/errors.ts';
 import { Rng } from '../../util/random.ts';
 
-/** The reference's noise standard deviation. */
+/** The noise standard deviation of both references. */
 export const REFERENCE_NOISE_STD = 0.2;
-/** The reference's clipping bound. */
-export const REFERENCE_NOISE_EPS = 0.25;
+/** ProtoPNeXt's clip bound (EvalProtoPNet does not clip). */
+export const PROTOPNEXT_NOISE_EPS = 0.25;
 
 export interface NoiseOptions {
   /** Seed of the noise streams (recorded in reports). */
   seed: number;
   /** Standard deviation (default 0.2). */
   std?: number;
-  /** Clip bound, |noise| <= eps (default 0.25). */
-  eps?: number;
+  /** Clip bound, |noise| <= eps; null or absent: no clipping (EvalProtoPNet). */
+  eps?: number | null;
 }
 
 function check(o: NoiseOptions): { seed: number; std: number; eps: number } {
   const std = o.std ?? REFERENCE_NOISE_STD;
-  const eps = o.eps ?? REFERENCE_NOISE_EPS;
+  const eps = o.eps ?? Infinity;
   if (!Number.isInteger(o.seed)) throw new InputError(`noise: seed must be an integer, got ${o.seed}`);
   if (!(std >= 0) || !Number.isFinite(std)) throw new InputError(`noise: std must be a finite number >= 0, got ${o.std}`);
-  if (!(eps >= 0) || !Number.isFinite(eps)) throw new InputError(`noise: eps must be a finite number >= 0, got ${o.eps}`);
+  if (!(eps >= 0)) throw new InputError(`noise: eps must be a number >= 0 or null (no clipping), got ${o.eps}`);
   return { seed: o.seed, std, eps };
 }
 
-/** The noise of one image: `length` values of clip(N(0, std), -eps, eps) from the image's own stream. */
+/** The noise of one image: `length` values of N(0, std), clipped to [-eps, eps] when eps is set, from the image's own stream. */
 export function imageNoise(imageIndex: number, length: number, options: NoiseOptions): Float32Array {
   const { seed, std, eps } = check(options);
   if (!Number.isInteger(imageIndex) || imageIndex < 0) throw new InputError(`noise: image index must be an integer >= 0, got ${imageIndex}`);

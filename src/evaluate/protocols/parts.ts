@@ -31,6 +31,21 @@ export const REFERENCE_PART_THRESHOLD = 0.8;
  */
 export type PartsVariant = 'strict' | 'uncropped';
 
+/**
+ * How stability is measured, after the code that published it:
+ * - `evalprotopnet` (default): EvalProtoPNet `util/eval_stability.py` — noise N(0, 0.2) added to the
+ *   normalised input unclipped, and a (prototype, image) pair is stable when
+ *   `(hits_clean - hits_noisy).sum(parts) == 0`: a signed sum, so a part lost and another gained count
+ *   as stable. A quirk, kept because published numbers come from this code.
+ * - `protopnext`: ProtoPNeXt `protopnet/metrics.py` PartStabilityScore — noise clipped to +-0.25, and
+ *   stable when the two part vectors are equal (`abs(...).sum() == 0`).
+ */
+export type StabilityVariant = 'evalprotopnet' | 'protopnext';
+export const STABILITY_VARIANTS: readonly StabilityVariant[] = ['evalprotopnet', 'protopnext'];
+/** The rule a variant compares hit vectors with. */
+export type StabilityRule = 'signed-sum' | 'same-vector';
+export const STABILITY_RULE: Readonly<Record<StabilityVariant, StabilityRule>> = { evalprotopnet: 'signed-sum', protopnext: 'same-vector' };
+
 export interface PartsProtocolOptions {
   /** Model input size [height, width] the maps are upsampled to (reference: [224, 224]). */
   inputSize: [number, number];
@@ -294,8 +309,12 @@ export interface PrototypeStability {
 }
 
 export interface StabilityReport {
-  /** 100 x mean over prototypes of classes with at least one image. */
+  /** 100 x mean over prototypes of classes with at least one image, by `rule`. */
   score: number;
+  /** The comparison the score uses (set by the stability variant). */
+  rule: StabilityRule;
+  /** The score by each rule on the same noisy pass (the other one for comparison). */
+  byRule: Record<StabilityRule, number>;
   prototypes: number;
   /** Classes without images (their prototypes are left out of the mean; the reference would return NaN). */
   classesWithoutImages: number[];
@@ -311,7 +330,9 @@ export class PartsAccumulator {
   private readonly images: Int32Array;
   private readonly hitSums: Int32Array;
   private readonly visibleCounts: Int32Array;
-  private readonly stableCounts: Int32Array;
+  /** Per class and prototype: images whose hits are unchanged by the signed sum over parts / exactly. */
+  private readonly stableSigned: Int32Array;
+  private readonly stableSame: Int32Array;
   private noisyImages = 0;
   private total = 0;
 
@@ -332,7 +353,8 @@ export class PartsAccumulator {
     this.images = new Int32Array(numClasses);
     this.hitSums = new Int32Array(numClasses * k * numParts);
     this.visibleCounts = new Int32Array(numClasses * numParts);
-    this.stableCounts = new Int32Array(numClasses * k);
+    this.stableSigned = new Int32Array(numClasses * k);
+    this.stableSame = new Int32Array(numClasses * k);
   }
 
   /** Images added so far. */
@@ -362,8 +384,14 @@ export class PartsAccumulator {
     if (obs.noisyHits) {
       for (let j = 0; j < k; j++) {
         let same = true;
-        for (let p = 0; p < P && same; p++) same = (obs.hits[j * P + p] ? 1 : 0) === (obs.noisyHits[j * P + p] ? 1 : 0);
-        if (same) this.stableCounts[c * k + j]++;
+        let signed = 0;
+        for (let p = 0; p < P; p++) {
+          const d = (obs.hits[j * P + p] ? 1 : 0) - (obs.noisyHits[j * P + p] ? 1 : 0);
+          signed += d;
+          if (d !== 0) same = false;
+        }
+        if (signed === 0) this.stableSigned[c * k + j]++;
+        if (same) this.stableSame[c * k + j]++;
       }
       this.noisyImages++;
     }
@@ -403,8 +431,19 @@ export class PartsAccumulator {
     return { score: (100 * consistentTotal) / (C * k), partThreshold, prototypes: C * k, consistentPrototypes: consistentTotal, perClass, perPrototype };
   }
 
-  /** The stability score and its detail; needs noisy hits for every image. */
-  stability(): StabilityReport {
+  /**
+   * The stability score by `rule` (default the EvalProtoPNet signed sum) and its detail; needs noisy
+   * hits for every image.
+   */
+  stability(rule: StabilityRule = 'signed-sum'): StabilityReport {
+    const report = this.stabilityBy(rule);
+    const other = this.stabilityBy(rule === 'signed-sum' ? 'same-vector' : 'signed-sum');
+    return { ...report, rule, byRule: { [rule]: report.score, [other.rule]: other.score } as Record<StabilityRule, number> };
+  }
+
+  private stabilityBy(rule: StabilityRule): Omit<StabilityReport, 'byRule'> {
+    if (rule !== 'signed-sum' && rule !== 'same-vector') throw new InputError(`parts scores: stability rule must be 'signed-sum' or 'same-vector', got '${String(rule)}'`);
+    const counts = rule === 'signed-sum' ? this.stableSigned : this.stableSame;
     const { k, numClasses: C } = this;
     if (this.total === 0) throw new InputError('parts scores: no images were added');
     if (this.noisyImages !== this.total) throw new InputError('parts scores: stability needs the perturbed hits of every image (noisyHits)');
@@ -418,7 +457,7 @@ export class PartsAccumulator {
       if (n === 0) classesWithoutImages.push(c);
       let classSum = 0;
       for (let j = 0; j < k; j++) {
-        const s = n === 0 ? null : this.stableCounts[c * k + j] / n;
+        const s = n === 0 ? null : counts[c * k + j] / n;
         perPrototype.push({ class: c, prototype: j, stability: s });
         if (s !== null) {
           classSum += s;
@@ -428,6 +467,6 @@ export class PartsAccumulator {
       }
       perClass.push({ class: c, images: n, score: n === 0 ? null : (100 * classSum) / k });
     }
-    return { score: (100 * sum) / counted, prototypes: counted, classesWithoutImages, perClass, perPrototype };
+    return { score: (100 * sum) / counted, rule, prototypes: counted, classesWithoutImages, perClass, perPrototype };
   }
 }
