@@ -1,5 +1,5 @@
 /** `protolens inspect MODEL`: load a classifier, show its GAP + linear head and the logit check. */
-import { intOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
+import { intOption, numberOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { HEAD_CHECK_BATCH, HEAD_CHECK_SEED, MAX_HEAD_CHECK_BATCH, loadClassifier, type LoadClassifierOptions } from '../model/classifier.ts';
 import { HEAD_CHECK_TOLERANCE } from '../model/logit-check.ts';
@@ -17,7 +17,7 @@ const spec: CommandSpec = {
     'token-grid': { type: 'string', value: 'HxW', description: 'grid for N x T x D token features (default: sqrt(T) x sqrt(T) if T is a square, else 1 x T)' },
     'check-batch': { type: 'string', value: 'N', description: 'random images in the logit check', default: String(HEAD_CHECK_BATCH) },
     seed: { type: 'string', value: 'N', description: 'seed of the check input', default: String(HEAD_CHECK_SEED) },
-    tolerance: { type: 'string', value: 'X', description: 'largest accepted relative error max|diff| / max|logit|', default: String(HEAD_CHECK_TOLERANCE) },
+    tolerance: { type: 'string', value: 'X', description: 'largest accepted relative error max|diff| / max(max|W·GAP(x)|, 1% of max|logit|)', default: String(HEAD_CHECK_TOLERANCE) },
     threads: { type: 'string', value: 'N', description: 'onnxruntime intra-op threads (default: one per physical core)' },
     json: { type: 'boolean', description: 'print the summary object as JSON (layout in docs/model.md)' },
   },
@@ -32,8 +32,9 @@ const spec: CommandSpec = {
 
 /** "224" -> 224, "224x192" or "224,192" -> [224, 192]. */
 export function parseSize(text: string, option: string): number | [number, number] {
-  const parts = text.trim().split(/[x,]/i).map((s) => Number(s.trim()));
-  if ((parts.length === 1 || parts.length === 2) && parts.every((v) => Number.isInteger(v) && v > 0)) return parts.length === 1 ? parts[0] : [parts[0], parts[1]];
+  const raw = text.trim().split(/[x,]/i).map((s) => s.trim());
+  const parts = raw.map(Number);
+  if ((parts.length === 1 || parts.length === 2) && raw.every((r) => /^\d+$/.test(r)) && parts.every((v) => v > 0 && v <= 65535)) return parts.length === 1 ? parts[0] : [parts[0], parts[1]];
   throw new UsageError(`--${option}: expected a positive integer S or HxW, got '${text}'`);
 }
 
@@ -55,9 +56,7 @@ function optionsFrom(values: Parsed['values']): LoadClassifierOptions {
   if (opts.checkBatch !== undefined && opts.checkBatch > MAX_HEAD_CHECK_BATCH) throw new UsageError(`--check-batch: expected an integer from 1 to ${MAX_HEAD_CHECK_BATCH}, got ${opts.checkBatch}`);
   opts.seed = intOption(values, 'seed', 0);
   opts.intraOpThreads = intOption(values, 'threads');
-  const tol = Number(values.tolerance);
-  if (!(tol >= 0)) throw new UsageError(`--tolerance: expected a non-negative number, got '${String(values.tolerance)}'`);
-  opts.tolerance = tol;
+  opts.tolerance = numberOption(values, 'tolerance', { min: 0 });
   return opts;
 }
 

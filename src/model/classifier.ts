@@ -14,7 +14,7 @@ import { Rng } from '../util/random.ts';
 import { GraphIndex } from './graph.ts';
 import { detectHead, type DetectedHead, type FeatureMapLayout, type FoldedOp, type LinearInfo, type PoolingInfo } from './head.ts';
 import { resolveModelInput, type ModelInput, type ModelInputLayout } from './input.ts';
-import { HEAD_CHECK_TOLERANCE, compareLogits, describeComparison, gapLinear } from './logit-check.ts';
+import { HEAD_CHECK_TOLERANCE, compareLogits, describeComparison, gapLinear, type LogitComparison } from './logit-check.ts';
 import { addFeatureOutputs } from './surgery.ts';
 import { checkExternalData } from './tensor-data.ts';
 import type { NodeRef } from './graph.ts';
@@ -87,10 +87,7 @@ export interface FeatureMapInfo {
 }
 
 /** Result of a logit check (see logit-check.ts for the definition of relError). */
-export interface HeadCheck {
-  relError: number;
-  maxAbsError: number;
-  maxAbsLogit: number;
+export interface HeadCheck extends LogitComparison {
   tolerance: number;
   batch: number;
   input: 'random-normal' | 'supplied';

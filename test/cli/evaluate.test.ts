@@ -71,6 +71,8 @@ test('--json --out: the report on stdout, and files from which the scores can be
     const noisy = tensors[`noisy_hits_${set}`].data as Uint8Array;
     let consistent = 0;
     let stabilitySum = 0;
+    let sameVectorSum = 0;
+    assert.equal(index.stabilityRule, 'signed-sum', 'the default variant, EvalProtoPNet');
     for (let c = 0; c < C; c++) {
       const rows = [...labels.keys()].filter((n) => labels[n] === c);
       for (let i = 0; i < k; i++) {
@@ -81,12 +83,16 @@ test('--json --out: the report on stdout, and files from which the scores can be
           if (h / Math.max(1, v) >= partThreshold) ok = true;
         }
         if (ok) consistent++;
+        // EvalProtoPNet: (hits - noisy).sum(parts) == 0; ProtoPNeXt: equal vectors.
+        const signed = rows.filter((n) => [...Array(P).keys()].reduce((sum, p) => sum + hits[(n * k + i) * P + p] - noisy[(n * k + i) * P + p], 0) === 0).length;
         const same = rows.filter((n) => [...Array(P).keys()].every((p) => hits[(n * k + i) * P + p] === noisy[(n * k + i) * P + p])).length;
-        stabilitySum += same / rows.length;
+        stabilitySum += signed / rows.length;
+        sameVectorSum += same / rows.length;
       }
     }
     assert.equal((100 * consistent) / (C * k), rep.metrics.parts.sets[set].consistency.score, `${set} consistency`);
     assert.ok(Math.abs((100 * stabilitySum) / (C * k) - rep.metrics.parts.sets[set].stability.score) < 1e-9, `${set} stability`);
+    assert.ok(Math.abs((100 * sameVectorSum) / (C * k) - rep.metrics.parts.sets[set].stability.byRule['same-vector']) < 1e-9, `${set} stability, same-vector rule`);
   }
   // A peak and its hits from the map and the parts: cv2 bicubic upsampling, first maximum, inclusive region.
   const maps = tensors.maps_refined.data as Float32Array;

@@ -18,6 +18,7 @@ import { writeJsonAtomic } from '../../io/atomic.ts';
 import { tensorOf, writeSafetensors, type Tensor } from '../../io/safetensors.ts';
 import type { PartsImageRecord, PartsSetsReport } from '../metrics/parts-sets.ts';
 import type { PrototypeSetName } from '../context/prototype-sets.ts';
+import { STABILITY_RULE } from '../protocols/parts.ts';
 
 export const MAPS_SCHEMA = 'protolens.evaluation-maps';
 export const MAPS_SCHEMA_VERSION = 1;
@@ -100,6 +101,7 @@ export async function writeMaps(dir: string, collector: MapsCollector, parts: Pa
     mapSize: `${h},${w}`,
     halfSize: String(o.halfSize),
     partThreshold: String(o.partThreshold),
+    stabilityVariant: o.stabilityVariant,
   });
   await writeJsonAtomic(join(dir, MAPS_INDEX_FILE), {
     schema: MAPS_SCHEMA,
@@ -114,6 +116,8 @@ export async function writeMaps(dir: string, collector: MapsCollector, parts: Pa
     partThreshold: o.partThreshold,
     variant: parts.variant,
     stability: noisy,
+    stabilityVariant: o.stabilityVariant,
+    stabilityRule: STABILITY_RULE[o.stabilityVariant],
     noise: { seed: parts.seed, std: o.noiseStd, eps: o.noiseEps, stream: 'new Rng(seed).fork(indices[n]) per image (src/util/random.ts)' },
     classNames: ctx.classNames,
     partNames: ctx.partNames,
@@ -130,7 +134,9 @@ export async function writeMaps(dir: string, collector: MapsCollector, parts: Pa
     },
     recompute: {
       consistency: 'per class c, prototype i, part p: rate = sum of hits over class-c rows / max(1, sum of visible over class-c rows); prototype consistent when max_p rate >= partThreshold; score = 100 x consistent / (C x k)',
-      stability: 'per class c, prototype i: fraction of class-c rows where hits[n, i, :] == noisy_hits[n, i, :]; score = 100 x mean over prototypes of classes with rows',
+      stability:
+        "per class c, prototype i: fraction of class-c rows whose pair is stable; stabilityRule 'signed-sum' (EvalProtoPNet): sum over p of (hits[n, i, p] - noisy_hits[n, i, p]) == 0; " +
+        "'same-vector' (ProtoPNeXt): hits[n, i, :] == noisy_hits[n, i, :]; score = 100 x mean over prototypes of classes with rows",
     },
   });
   return { maps: MAPS_FILE, index: MAPS_INDEX_FILE };
