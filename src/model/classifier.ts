@@ -253,16 +253,22 @@ async function finishLoad(
   if (fd.length !== expectedRank) {
     throw new InputError(`model '${path}': the pooled tensor '${head.featureTensor}' has shape [${fd.join(', ')}] (channels last), but ${head.pooling.op} '${head.pooling.node}' over axes [${head.pooling.axes.join(', ')}] was read as pooling a rank-${expectedRank} ${head.featureLayout} tensor`);
   }
-  if (fd[fd.length - 1] !== D) throw new CheckError(`model '${path}': the feature tensor '${head.featureTensor}' has ${fd[fd.length - 1]} channels, but the head's linear layer '${head.linear.node}' expects ${D}`);
+  // A kernel smaller than the map is checked first: its pooled map is flattened into the linear layer,
+  // so the channel counts below would differ too, for this reason.
+  const kernel = head.pooling.kernel;
+  if (kernel && head.featureLayout !== 'NTD' && (kernel[0] !== fd[1] || kernel[1] !== fd[2])) {
+    throw new InputError(`model '${path}': AveragePool '${head.pooling.node}' has a ${kernel[0]} x ${kernel[1]} kernel but the feature map is ${fd[1]} x ${fd[2]} at input size ${input.height} x ${input.width}, so it is not a global average pooling; choose the input size that gives a ${kernel[0]} x ${kernel[1]} map`);
+  }
+  if (fd[fd.length - 1] !== D) {
+    throw new InputError(`model '${path}': the feature tensor '${head.featureTensor}' has ${fd[fd.length - 1]} channels, but the head's linear layer '${head.linear.node}' takes ${D} inputs, so the pooled features do not reach it one per channel: not a GAP + linear head`);
+  }
   let H: number, Wd: number, tokenGrid: TokenGrid | undefined;
   if (head.featureLayout === 'NTD') {
     tokenGrid = tokenGridFor(fd[1], opts.tokenGrid);
     [H, Wd] = [tokenGrid.H, tokenGrid.W];
   } else [H, Wd] = [fd[1], fd[2]];
-  const kernel = head.pooling.kernel;
-  if (kernel && (kernel[0] !== H || kernel[1] !== Wd)) {
-    throw new InputError(`model '${path}': AveragePool '${head.pooling.node}' has a ${kernel[0]} x ${kernel[1]} kernel but the feature map is ${H} x ${Wd} at input size ${input.height} x ${input.width}, so it is not a global average pooling; choose the input size that gives a ${kernel[0]} x ${kernel[1]} map`);
-  }
+  // A sum over positions is H x W times their mean: fold the factor into W (the logit check verifies it).
+  if (head.pooling.op === 'ReduceSum') for (let i = 0; i < head.W.length; i++) head.W[i] = Math.fround(head.W[i] * H * Wd);
   if (Number(first.l.size) !== k0 * C) throw new CheckError(`model '${path}': logits '${logitsOutput}' have shape [${first.l.dims.join(', ')}], expected ${k0} x ${C}`);
   const HW = H * Wd;
   const perFeature = HW * D;

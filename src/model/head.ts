@@ -6,19 +6,22 @@
  * Recognised, in order along the head:
  *  - pooling: GlobalAveragePool; AveragePool with no padding (its kernel must cover the whole map,
  *    checked at run time); ReduceMean over the spatial axes of NCHW or NHWC, or over the token axis
- *    of N x T x D (axes as attribute or, from opset 18, as input; keepdims 0 or 1);
+ *    of N x T x D (axes as attribute or, from opset 18, as input; keepdims 0 or 1), also as two
+ *    ReduceMeans over one spatial axis each (x.mean(3).mean(2)); ReduceSum over the same axes (a sum
+ *    is H x W times the mean: the factor is folded into W once the map's size is known);
  *  - between pooling and the linear layer: Identity, Dropout, Flatten, Reshape, Squeeze, Unsqueeze,
  *    Transpose (shape only), and BatchNormalization and Mul / Add / Sub / Div by scalar or
  *    per-channel constants (folded);
  *  - the linear layer: Gemm (transB 0 or 1, alpha, beta, with or without C), MatMul with an
- *    optional Add of a constant bias, or a 1 x 1 Conv on the pooled 1 x 1 map;
+ *    optional Add of a constant bias, or a 1 x 1 Conv on the pooled 1 x 1 map; several of them in a
+ *    row with only shape and affine ops between (a product of linear maps is one linear map);
  *  - after it, up to the logits: shape ops and per-class affine ops (folded). The logits tensor is
  *    the first graph output on that chain (or the chain's end when it reaches a graph output only
  *    through Softmax, ArgMax and the like, in which case it becomes an extra session output).
  */
 import { type NodeProto } from '../onnx/proto.ts';
 import { InputError } from '../util/errors.ts';
-import { foldHead, type AffineStep } from './fold.ts';
+import { composeAffine, foldHead, type AffineStep } from './fold.ts';
 import { GraphIndex, formatNodes, intsAttr, nodeLabel, nodeRef, numAttr, attr, type NodeRef } from './graph.ts';
 import { ShapeStepError, constantBroadcast, flatten, formatShape, reshape, squeeze, transpose, unsqueeze, type SizeRequirement, type Sym, type SymShape } from './symbolic-shape.ts';
 
@@ -26,7 +29,7 @@ import { ShapeStepError, constantBroadcast, flatten, formatShape, reshape, squee
 export type FeatureMapLayout = 'NCHW' | 'NHWC' | 'NTD';
 
 export interface PoolingInfo {
-  op: 'GlobalAveragePool' | 'ReduceMean' | 'AveragePool';
+  op: 'GlobalAveragePool' | 'ReduceMean' | 'AveragePool' | 'ReduceSum';
   node: string;
   /** The pooled tensor: the feature map. */
   input: string;
@@ -55,6 +58,8 @@ export interface LinearInfo {
   transB?: number;
   alpha?: number;
   beta?: number;
+  /** Further linear layers composed into this one (Linear -> Linear with no activation between). */
+  then?: { op: string; node: string; weight: string }[];
 }
 
 /** An affine op folded into W and b. */
@@ -107,6 +112,10 @@ const TRAILING_OPS = new Set(['Softmax', 'LogSoftmax', 'Sigmoid', 'ArgMax', 'Top
 /** Ops through which a non-negative map stays non-negative. */
 const SIGN_KEEPING_OPS = new Set(['Identity', 'Dropout', 'Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Slice', 'Gather', 'MaxPool']);
 const NON_NEGATIVE_OPS = new Set(['Relu', 'Sigmoid', 'Softplus', 'Abs', 'Exp']);
+/** Ops whose output is non-negative when every input is (Inception's Concat of ReLU branches, residual sums). */
+const ALL_INPUTS_OPS = new Set(['Concat', 'Max', 'Add', 'Sum', 'Mul']);
+/** Pooling ops that keep the sign of a non-negative map. */
+const POOLING_OPS = new Set(['AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool']);
 
 interface Chain {
   tensor: string;
@@ -160,21 +169,52 @@ function poolingOf(g: GraphIndex, n: NodeProto): PoolingInfo | null {
     if (declaredRank !== null && declaredRank !== 4) return null;
     return { ...base, op: 'AveragePool', layout: 'NCHW', rank: 4, axes: [2, 3], keepdims: true, axesSource: 'implicit', kernel: [k[0], k[1]] };
   }
-  if (n.opType === 'ReduceMean') {
-    let axes: number[] | undefined;
-    let axesSource: PoolingInfo['axesSource'] = 'attribute';
-    if (n.input?.[1]) {
-      const c = g.constant(n.input[1]);
-      if (!c) return null;
-      axes = Array.from(c.data);
-      axesSource = 'input';
-    } else axes = intsAttr(n, 'axes');
-    if (!axes || axes.length === 0) return null;
-    const cls = classifyPoolingAxes(axes, declaredRank);
-    if (!cls) return null;
-    return { ...base, op: 'ReduceMean', ...cls, keepdims: numAttr(n, 'keepdims', 1) !== 0, axesSource };
+  if (n.opType === 'ReduceMean' || n.opType === 'ReduceSum') {
+    const r = reduceAxes(g, n);
+    if (!r) return null;
+    // The second half of x.mean(3).mean(2) is part of the pooling found at the first half.
+    const prev = g.producer.get(input);
+    const prevAxes = prev?.opType === 'ReduceMean' ? reduceAxes(g, prev) : null;
+    if (prev && prevAxes?.axes.length === 1 && twoStepMean(g, prev, prevAxes.axes[0], g.declaredShape(prev.input?.[0] ?? '')?.length ?? null, prevAxes.source)) return null;
+    const cls = classifyPoolingAxes(r.axes, declaredRank);
+    if (cls) return { ...base, op: n.opType, ...cls, keepdims: numAttr(n, 'keepdims', 1) !== 0, axesSource: r.source };
+    if (n.opType === 'ReduceMean' && r.axes.length === 1) return twoStepMean(g, n, r.axes[0], declaredRank, r.source);
   }
   return null;
+}
+
+function reduceAxes(g: GraphIndex, n: NodeProto): { axes: number[]; source: PoolingInfo['axesSource'] } | null {
+  if (n.input?.[1]) {
+    const c = g.constant(n.input[1]);
+    return c && c.data.length > 0 ? { axes: Array.from(c.data), source: 'input' } : null;
+  }
+  const axes = intsAttr(n, 'axes');
+  return axes && axes.length > 0 ? { axes, source: 'attribute' } : null;
+}
+
+/**
+ * x.mean(3).mean(2): a ReduceMean over one spatial axis of a rank-4 map whose only consumer is a
+ * ReduceMean over the other one. Both keep their dims, or neither does. Read as one pooling from the
+ * first one's input to the second one's output.
+ */
+function twoStepMean(g: GraphIndex, first: NodeProto, axis: number, declaredRank: number | null, source: PoolingInfo['axesSource']): PoolingInfo | null {
+  if (declaredRank !== null && declaredRank !== 4) return null;
+  const a1 = axis < 0 ? axis + 4 : axis;
+  const cons = g.consumersOf(first.output?.[0] ?? '');
+  if (cons.length !== 1 || cons[0].opType !== 'ReduceMean' || g.isGraphOutput(first.output![0])) return null;
+  const second = cons[0];
+  const r2 = reduceAxes(g, second);
+  if (!r2 || r2.axes.length !== 1) return null;
+  const k1 = numAttr(first, 'keepdims', 1) !== 0;
+  const k2 = numAttr(second, 'keepdims', 1) !== 0;
+  if (k1 !== k2) return null;
+  const rank2 = k1 ? 4 : 3;
+  let a2 = r2.axes[0] < 0 ? r2.axes[0] + rank2 : r2.axes[0];
+  if (a2 < 0 || a2 >= rank2) return null;
+  if (!k1 && a2 >= a1) a2 += 1; // back to the axis of the original map
+  const cls = classifyPoolingAxes([a1, a2], 4);
+  if (!cls) return null;
+  return { op: 'ReduceMean', node: second.name || second.output![0], input: first.input![0], output: second.output![0], ...cls, keepdims: k1, axesSource: source };
 }
 
 function pooledShape(p: PoolingInfo, batchIsOne: boolean): SymShape {
@@ -218,20 +258,21 @@ export function shapeVector(g: GraphIndex, name: string, known: Map<string, SymS
       return s.slice(norm(numAttr(p, 'start', 0)), typeof end === 'number' ? norm(end) : s.length);
     }
     case 'Gather': {
-      const data = sub(ins[0]);
+      const data = sub(ins[0]) ?? batchOnly(g, ins[0]);
       const idx = ins[1] ? g.constant(ins[1]) : null;
       if (!data || !idx || numAttr(p, 'axis', 0) !== 0) return null;
       const out = Array.from(idx.data, (i) => data[i < 0 ? i + data.length : i]);
       return out.some((v) => v === undefined) ? null : out;
     }
     case 'Slice': {
-      const data = sub(ins[0]);
+      const data = sub(ins[0]) ?? batchOnly(g, ins[0]);
       if (!data) return null;
       const arg = (i: number, name: string) => (ins[i] ? g.constant(ins[i])?.data[0] : intsAttr(p, name)?.[0]);
       const [start, end, axis, step] = [arg(1, 'starts'), arg(2, 'ends'), arg(3, 'axes') ?? 0, arg(4, 'steps') ?? 1];
       if (start === undefined || end === undefined || axis !== 0 || step !== 1) return null;
       const norm = (v: number) => Math.min(data.length, Math.max(0, v < 0 ? v + data.length : v));
-      return data.slice(norm(start), norm(end));
+      const out = Array.from(data.slice(norm(start), norm(end)));
+      return out.includes(undefined as never) ? null : out;
     }
     case 'Concat': {
       const parts = ins.map((t) => sub(t));
@@ -245,6 +286,19 @@ export function shapeVector(g: GraphIndex, name: string, known: Map<string, SymS
     default:
       return null;
   }
+}
+
+/**
+ * Shape(t)[0] of a tensor t off the head (the input image, a backbone map: x.view(input.size(0), -1)):
+ * the batch size, as every tensor of an image classifier's backbone is batch-first. Only element 0 is
+ * known; the sparse array makes any use of the others fail (null), so nothing else is assumed.
+ */
+function batchOnly(g: GraphIndex, shapeTensor: string | undefined): (number | Sym)[] | null {
+  const p = g.producer.get(shapeTensor ?? '');
+  if (!p || p.opType !== 'Shape' || numAttr(p, 'start', 0) !== 0) return null;
+  const v = new Array<number | Sym>(64); // a hole at every index but 0, negative indices included
+  v[0] = 'N';
+  return v;
 }
 
 /** Shape-only ops: the values of the pooled vector (or logits) pass through unchanged. */
@@ -429,6 +483,59 @@ function absorbMatMulBias(g: GraphIndex, lin: LinearFound): LinearFound {
   return { ...lin, b, info: { ...lin.info, bias: other!, biasNode: add.name || add.output![0] }, chain: { ...lin.chain, tensor: add.output![0], shape: bc.shape, path: [...lin.chain.path, add] } };
 }
 
+/**
+ * Linear -> Linear: while the output of `lin` reaches another Gemm or MatMul with a constant weight
+ * through single-consumer shape and affine ops only, compose them into one linear map:
+ * W = W2 diag(s) W1, b = W2 (s * b1 + t) + b2, with (s, t) the affine ops between.
+ */
+function composeFollowingLinears(g: GraphIndex, first: LinearFound): LinearFound {
+  let lin = first;
+  for (let layers = 0; layers < 8; layers++) {
+    let ch: Chain = { ...lin.chain, steps: [], folded: [] };
+    let next: NodeProto | null = null;
+    for (let depth = 0; depth < 16 && !next; depth++) {
+      if (g.isGraphOutput(ch.tensor)) return lin;
+      const cons = g.consumersOf(ch.tensor);
+      if (cons.length !== 1) return lin;
+      if (cons[0].opType === 'Gemm' || cons[0].opType === 'MatMul') next = cons[0];
+      else {
+        const r = foldableStep(g, cons[0], ch, 'C');
+        if (!r || 'reject' in r) return lin;
+        ch = r.ok;
+      }
+    }
+    if (!next) return lin;
+    const before = lin.chain.requires.length;
+    if (ch.requires.slice(before).some((r) => r.sym === 'C' && r.size !== lin.C)) return lin;
+    const asFeatures: Chain = { ...ch, shape: ch.shape.map((x) => (x === 'C' ? 'D' : x)), requires: lin.chain.requires };
+    let second: LinearFound;
+    try {
+      second = absorbMatMulBias(g, linearStep(g, next, asFeatures));
+    } catch (e) {
+      if (e instanceof Reject) return lin;
+      throw e;
+    }
+    if (second.D !== lin.C) return lin;
+    const { scale, shift } = composeAffine(ch.steps, lin.C, 'outputs of the first linear layer');
+    const [C2, Hd, D] = [second.C, lin.C, lin.D];
+    const W = new Float64Array(C2 * D);
+    const b = Float64Array.from(second.b);
+    for (let c = 0; c < C2; c++) {
+      for (let h = 0; h < Hd; h++) {
+        const w2 = second.W[c * Hd + h] * scale[h];
+        b[c] += second.W[c * Hd + h] * (scale[h] * lin.b[h] + shift[h]);
+        for (let d = 0; d < D; d++) W[c * D + d] += w2 * lin.W[h * D + d];
+      }
+    }
+    lin = {
+      info: { ...lin.info, then: [...(lin.info.then ?? []), { op: second.info.op, node: second.info.node, weight: second.info.weight }] },
+      W, b, C: C2, D,
+      chain: { ...second.chain, steps: lin.chain.steps, folded: [...lin.chain.folded, ...ch.folded], requires: lin.chain.requires },
+    };
+  }
+  return lin;
+}
+
 /** Graph outputs reachable from the logits through output-only ops, and the first ops that block. */
 function outputsReached(g: GraphIndex, tensor: string): { outputs: string[]; blockers: string[] } {
   const outputs = new Set<string>();
@@ -451,21 +558,37 @@ function outputsReached(g: GraphIndex, tensor: string): { outputs: string[]; blo
   return { outputs: [...outputs], blockers };
 }
 
-/** The op that makes the map non-negative (Relu, Clip with min >= 0, ...), or null. */
-export function nonNegativeSource(g: GraphIndex, tensor: string): string | null {
-  let t = tensor;
-  for (let i = 0; i < 32; i++) {
-    const p = g.producer.get(t);
-    if (!p) return null;
-    const op = p.opType ?? '';
-    if (NON_NEGATIVE_OPS.has(op)) return nodeLabel(p);
-    if (op === 'Clip') {
-      const min = g.opset < 11 ? attr(p, 'min') : p.input?.[1] ? g.constant(p.input[1])?.data[0] : undefined;
-      return typeof min === 'number' && min >= 0 ? nodeLabel(p) : null;
-    }
-    if (!SIGN_KEEPING_OPS.has(op) || !p.input?.[0]) return null;
-    t = p.input[0];
+/**
+ * The op that makes the map non-negative (Relu, Clip with min >= 0, ...), or null, looking up through
+ * ops that keep the sign (shape ops, pooling, a zero or reflecting Pad) and ops that are non-negative
+ * when all their inputs are (Concat of ReLU branches as in Inception, residual sums of ReLUs).
+ */
+export function nonNegativeSource(g: GraphIndex, tensor: string, depth = 0): string | null {
+  if (depth > 48) return null;
+  const c = g.constant(tensor);
+  if (c) return Array.from(c.data).every((v) => v >= 0) ? `constant '${tensor}'` : null;
+  const p = g.producer.get(tensor);
+  if (!p) return null;
+  const op = p.opType ?? '';
+  const up = (t: string | undefined) => (t ? nonNegativeSource(g, t, depth + 1) : null);
+  if (NON_NEGATIVE_OPS.has(op)) return nodeLabel(p);
+  if (op === 'Clip') {
+    const min = g.opset < 11 ? attr(p, 'min') : p.input?.[1] ? g.constant(p.input[1])?.data[0] : undefined;
+    return typeof min === 'number' && min >= 0 ? nodeLabel(p) : null;
   }
+  if (ALL_INPUTS_OPS.has(op)) {
+    const sources = (p.input ?? []).filter((t) => t).map((t) => up(t));
+    return sources.length > 0 && sources.every((x) => x !== null) ? (sources.find((x) => !x!.startsWith('constant')) ?? sources[0]) : null;
+  }
+  if (op === 'Pad') {
+    const mode = attr(p, 'mode') ?? 'constant';
+    if (mode === 'constant') {
+      const value = g.opset < 11 ? numAttr(p, 'value', 0) : p.input?.[2] ? g.constant(p.input[2])?.data[0] : 0;
+      if (typeof value !== 'number' || !(value >= 0)) return null;
+    }
+    return up(p.input?.[0]);
+  }
+  if (SIGN_KEEPING_OPS.has(op) || POOLING_OPS.has(op)) return up(p.input?.[0]);
   return null;
 }
 
@@ -531,13 +654,22 @@ function searchFromPooling(g: GraphIndex, pooling: PoolingInfo, poolNode: NodePr
   const start: Chain = { tensor: pooling.output, shape, known: new Map([[pooling.output, shape]]), steps: [], folded: [], path: [poolNode], requires: [] };
   const visit = (ch: Chain, depth: number) => {
     if (depth > 24) return;
-    for (const n of g.consumersOf(ch.tensor)) {
+    const consumers = g.consumersOf(ch.tensor).filter((n) => n.opType !== 'Shape'); // Shape reads only the shape (x.view(x.size(0), -1))
+    if (consumers.length === 0) {
+      const where = g.isGraphOutput(ch.tensor) ? `reaches graph output '${ch.tensor}'` : `ends at the unused tensor '${ch.tensor}'`;
+      rejected.push(`${poolLabel} ${where} with no linear layer after the pooling${classifierBefore(g, pooling.input)}`);
+      return;
+    }
+    for (const n of consumers) {
       const op = n.opType ?? '';
-      if (op === 'Shape') continue; // reads only the shape (e.g. for x.view(x.size(0), -1))
+      if (op === 'LayerNormalization' || (op === 'ReduceMean' && n.input?.[0] === ch.tensor && reducesChannels(g, n, ch.shape))) {
+        rejected.push(`${nodeLabel(n)} after ${poolLabel} normalises the pooled vector by its own mean and variance (a LayerNorm after the pooling, as in ConvNeXt): that is not linear in the features, so this is not a GAP + linear head`);
+        continue;
+      }
       if (op === 'Gemm' || op === 'MatMul' || op === 'Conv') {
         let lin: LinearFound;
         try {
-          lin = absorbMatMulBias(g, linearStep(g, n, ch));
+          lin = composeFollowingLinears(g, absorbMatMulBias(g, linearStep(g, n, ch)));
         } catch (e) {
           if (e instanceof Reject) { rejected.push(`after ${poolLabel}: ${e.message}`); continue; }
           throw e;
@@ -563,6 +695,24 @@ function searchFromPooling(g: GraphIndex, pooling: PoolingInfo, poolNode: NodePr
     }
   };
   visit(start, 0);
+}
+
+/** Whether a ReduceMean reduces the channel axis of the tracked (pooled) tensor. */
+function reducesChannels(g: GraphIndex, n: NodeProto, shape: SymShape): boolean {
+  const r = reduceAxes(g, n);
+  if (!r) return false;
+  return r.axes.some((a) => shape[a < 0 ? a + shape.length : a] === 'D');
+}
+
+/** When the pooled map comes from a classifier (1 x 1 Conv) through a non-linear op, say so (SqueezeNet). */
+function classifierBefore(g: GraphIndex, tensor: string): string {
+  const act = g.producer.get(tensor);
+  const conv = act?.input?.[0] ? g.producer.get(act.input[0]) : undefined;
+  const k = conv?.opType === 'Conv' ? intsAttr(conv, 'kernel_shape') : undefined;
+  if (act && conv && k?.every((v) => v === 1) && act.opType !== 'Identity') {
+    return `: the classifier (${nodeLabel(conv)}) is before the pooling, and ${nodeLabel(act)} between it and the mean is not linear, so this is not a GAP + linear head`;
+  }
+  return '; a GAP + linear head needs a linear layer (Gemm, MatMul or 1 x 1 Conv) after the pooling';
 }
 
 function finish(g: GraphIndex, c: Candidate): DetectedHead {
@@ -607,14 +757,19 @@ export function detectHead(g: GraphIndex, opts: DetectHeadOptions = {}): Detecte
     throw new InputError(`logits output '${opts.logitsOutput}' is not a tensor of the model; its graph outputs are: ${g.outputs.map((o) => `'${o}'`).join(', ')}`);
   }
   const found: Candidate[] = [];
-  const rejected: string[] = [];
+  const reasons: { text: string; at: number }[] = [];
   let poolings = 0;
-  for (const n of g.nodes) {
+  g.nodes.forEach((n, at) => {
     const p = poolingOf(g, n);
-    if (!p) continue;
+    if (!p) return;
     poolings++;
-    searchFromPooling(g, p, n, opts, found, rejected);
-  }
+    const local: string[] = [];
+    searchFromPooling(g, p, n, opts, found, local);
+    for (const text of local) reasons.push({ text, at });
+  });
+  // The route nearest the output first: the head's own reason, not those of poolings inside the
+  // backbone (squeeze-excitation blocks).
+  const rejected = reasons.sort((a, b) => b.at - a.at).map((r) => r.text);
   const unique = found.filter((c, i) => found.findIndex((d) => d.poolNode === c.poolNode && d.linear.info.node === c.linear.info.node && d.post.tensor === c.post.tensor) === i);
   if (unique.length === 1) return finish(g, unique[0]);
   if (unique.length > 1) {
@@ -624,10 +779,10 @@ export function detectHead(g: GraphIndex, opts: DetectHeadOptions = {}): Detecte
     );
   }
   if (opts.logitsOutput !== undefined) {
-    throw new InputError(`logits output '${opts.logitsOutput}' is not produced by a GAP + linear head${rejected.length ? `:\n${rejected.slice(-8).map((r) => `  - ${r}`).join('\n')}` : ''}\n${tail}`);
+    throw new InputError(`logits output '${opts.logitsOutput}' is not produced by a GAP + linear head${rejected.length ? `:\n${rejected.slice(0, 8).map((r) => `  - ${r}`).join('\n')}` : ''}\n${tail}`);
   }
   if (poolings === 0) {
     throw new InputError(`no GAP + linear head: the graph has no GlobalAveragePool, no padding-free AveragePool and no ReduceMean over the spatial axes (NCHW or NHWC) or the token axis (N x T x D).\n${tail}`);
   }
-  throw new InputError(`no GAP + linear head among ${poolings} pooling op(s):\n${rejected.slice(-8).map((r) => `  - ${r}`).join('\n')}\n${tail}`);
+  throw new InputError(`no GAP + linear head among ${poolings} pooling op(s) (the route nearest the output first):\n${rejected.slice(0, 8).map((r) => `  - ${r}`).join('\n')}${rejected.length > 8 ? `\n  (${rejected.length - 8} more)` : ''}\n${tail}`);
 }
