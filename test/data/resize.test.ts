@@ -1,32 +1,39 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cropRgb, resizeRgb } from '../../src/data/resize.ts';
-import { diffStats, pilNearest, pilResize, texture } from './helpers.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import type { Interpolation } from '../../src/data/preprocess-config.ts';
+import { texture } from './helpers.ts';
 
 const img = (w: number, h: number) => ({ data: new Uint8Array(texture(w, h)), width: w, height: h });
 
-test('resize matches an independent PIL resample (bilinear, bicubic) when reducing, enlarging and mixed', async () => {
-  const cases: [number, number, number, number][] = [
-    [200, 150, 64, 64], // reduce both
-    [40, 30, 96, 80], // enlarge both
-    [120, 30, 64, 64], // reduce x, enlarge y
-    [37, 90, 64, 45], // enlarge x, reduce y
-  ];
-  for (const [w, h, W, H] of cases) {
-    const src = img(w, h);
-    for (const kind of ['bilinear', 'bicubic'] as const) {
-      const ours = await resizeRgb(src, W, H, kind);
-      assert.equal(ours.width, W);
-      assert.equal(ours.height, H);
-      const ref = pilResize(src.data, w, h, W, H, kind);
-      const d = diffStats(ours.data, ref);
-      // measured: mean <= 0.29, max <= 3 levels (the JS reference itself is within 1 level of PIL 9.4)
-      assert.ok(d.mean < 0.4, `${w}x${h} -> ${W}x${H} ${kind}: mean diff ${d.mean}`);
-      assert.ok(d.max <= 4, `${w}x${h} -> ${W}x${H} ${kind}: max diff ${d.max}`);
+test('resize is bit-identical to Pillow 9.4 (bilinear, bicubic, nearest) on committed fixtures: reducing, enlarging, mixed, one axis, 1-pixel', async () => {
+  const fixture = JSON.parse(readFileSync(new URL('./fixtures/pillow-resize.json', import.meta.url), 'utf8')) as {
+    pillow: string;
+    cases: { source: string; width: number; height: number; filter: Interpolation; sha256: string; hex?: string }[];
+  };
+  assert.equal(fixture.pillow, '9.4.0');
+  assert.equal(fixture.cases.length, 33);
+  const sources = new Map<string, { data: Uint8Array; width: number; height: number }>();
+  for (const c of fixture.cases) {
+    if (!sources.has(c.source)) {
+      const { data, info } = await sharp(fileURLToPath(new URL(`./fixtures/${c.source}`, import.meta.url))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      sources.set(c.source, { data: new Uint8Array(data), width: info.width, height: info.height });
     }
-    const near = await resizeRgb(src, W, H, 'nearest');
-    const dn = diffStats(near.data, pilNearest(src.data, w, h, W, H));
-    assert.equal(dn.max, 0, `${w}x${h} -> ${W}x${H} nearest differs from floor((X + 0.5) * in / out)`);
+    const src = sources.get(c.source)!;
+    const ours = await resizeRgb(src, c.width, c.height, c.filter);
+    assert.deepEqual([ours.width, ours.height], [c.width, c.height]);
+    const what = `${c.source} ${src.width}x${src.height} -> ${c.width}x${c.height} ${c.filter}`;
+    if (c.hex !== undefined) {
+      const want = Buffer.from(c.hex, 'hex');
+      let differing = 0;
+      for (let i = 0; i < want.length; i++) if (want[i] !== ours.data[i]) differing++;
+      assert.equal(differing, 0, `${what}: ${differing} of ${want.length} values differ from Pillow`);
+    }
+    assert.equal(createHash('sha256').update(ours.data).digest('hex'), c.sha256, `${what}: differs from Pillow`);
   }
 });
 
