@@ -7,7 +7,7 @@ import { InputError, UsageError } from '../util/errors.ts';
 
 /** Resize policy: `stretch` to exactly H x W (aspect not kept); `shorter` side to R, then centre crop H x W. */
 export type ResizePolicy = 'stretch' | 'shorter';
-/** Interpolation used by the resize, PIL-compatible (antialiased when reducing). */
+/** Interpolation used by the resize, bit-identical to Pillow's Image.resize (antialiased when reducing). */
 export type Interpolation = 'bilinear' | 'bicubic' | 'nearest';
 /** What replaces transparency: composite over white or black, or drop the alpha channel (PIL's convert('RGB')). */
 export type AlphaPolicy = 'white' | 'black' | 'ignore';

@@ -133,10 +133,11 @@ function horizontal(src: Uint8Array, inW: number, y0: number, rows: number, outW
       const kb = xx * ksize;
       let p = row + start[xx] * 3;
       for (let t = 0, n = count[xx]; t < n; t++, p += 3) {
+        // int32 arithmetic (Pillow's INT32 sums never overflow: 255 x 2^22 x the weights' spread)
         const w = k[kb + t];
-        s0 += src[p] * w;
-        s1 += src[p + 1] * w;
-        s2 += src[p + 2] * w;
+        s0 = (s0 + Math.imul(src[p], w)) | 0;
+        s1 = (s1 + Math.imul(src[p + 1], w)) | 0;
+        s2 = (s2 + Math.imul(src[p + 2], w)) | 0;
       }
       out[o + xx * 3] = clip8(s0);
       out[o + xx * 3 + 1] = clip8(s1);
@@ -146,21 +147,30 @@ function horizontal(src: Uint8Array, inW: number, y0: number, rows: number, outW
   return out;
 }
 
-/** Vertical pass: rows of `src` (w wide, indexed from `rowOffset`) into `outH` rows. */
+/**
+ * Vertical pass: rows of `src` (w wide, indexed from `rowOffset`) into `outH` rows. Whole rows are
+ * accumulated tap by tap (sequential memory), the same int32 sums in the same order per value.
+ */
 function vertical(src: Uint8Array, w: number, outH: number, c: Coefficients, rowOffset: number): Uint8Array {
-  const out = new Uint8Array(w * outH * 3);
-  const { ksize, start, count, k } = c;
   const stride = w * 3;
+  const out = new Uint8Array(stride * outH);
+  const acc = new Int32Array(stride);
+  const { ksize, start, count, k } = c;
   for (let yy = 0; yy < outH; yy++) {
     const kb = yy * ksize;
-    const first = (start[yy] - rowOffset) * stride;
     const n = count[yy];
+    let p = (start[yy] - rowOffset) * stride;
+    const w0 = n > 0 ? k[kb] : 0;
+    for (let i = 0; i < stride; i++) acc[i] = (HALF + Math.imul(src[p + i], w0)) | 0;
+    for (let t = 1; t < n; t++) {
+      p += stride;
+      const wt = k[kb + t];
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(src[p + i], wt)) | 0;
+    }
     const o = yy * stride;
     for (let i = 0; i < stride; i++) {
-      let s = HALF;
-      let p = first + i;
-      for (let t = 0; t < n; t++, p += stride) s += src[p] * k[kb + t];
-      out[o + i] = clip8(s);
+      const v = acc[i] >> PRECISION_BITS;
+      out[o + i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
   return out;
@@ -200,8 +210,24 @@ function nearest(img: RgbImage, width: number, height: number): RgbImage {
 /**
  * Resize to width x height exactly as Pillow's `Image.resize((width, height), resample)` does for an
  * RGB image (no reducing_gap, the box the whole image). Returns `img` when the size is unchanged.
+ * Large images are resized on a worker thread (resize-pool.ts), so the work overlaps with inference
+ * on the main thread; the bytes are the same either way.
  */
 export async function resizeRgb(img: RgbImage, width: number, height: number, interpolation: Interpolation): Promise<RgbImage> {
+  if (img.width === width && img.height === height) return img;
+  if (interpolation !== 'nearest' && img.width * img.height + width * height >= POOL_MIN_PIXELS) {
+    const { resizeOnPool } = await import('./resize-pool.ts');
+    const r = await resizeOnPool(img, width, height, interpolation);
+    if (r) return r;
+  }
+  return resizeRgbSync(img, width, height, interpolation);
+}
+
+/** Below this many pixels (input + output) a resize is done in place: a worker round trip would cost more. */
+const POOL_MIN_PIXELS = 60_000;
+
+/** `resizeRgb` on the calling thread. */
+export function resizeRgbSync(img: RgbImage, width: number, height: number, interpolation: Interpolation): RgbImage {
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Error(`resize: width and height must be positive integers, got ${width} x ${height}`);
   if (img.width === width && img.height === height) return img;
   if (interpolation === 'nearest') return nearest(img, width, height);

@@ -12,7 +12,12 @@ import { removeStaleTemporaries, writeJsonAtomic } from '../io/atomic.ts';
 import { readSafetensors, readSafetensorsHeader, tensorOf, writeSafetensors } from '../io/safetensors.ts';
 import { InputError } from '../util/errors.ts';
 
-export const FEATURE_CACHE_VERSION = 1;
+/**
+ * Version of what a cached feature depends on besides the key's fields: the file format and the
+ * decoding and resizing code. Bumped whenever they change the tensors (2: Pillow-exact resize), so
+ * a cache never serves features computed from other pixels.
+ */
+export const FEATURE_CACHE_VERSION = 2;
 
 /** Everything the cached numbers depend on. */
 export interface FeatureCacheKey {
