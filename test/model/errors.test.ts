@@ -229,3 +229,12 @@ test('run() with the wrong input length names the expected shape; checkHead on s
   assert.ok(check.relError < 1e-5);
   await c.close();
 });
+
+test('the logit check batch is bounded: more than 256 random inputs is a usage error, not an allocation until onnxruntime fails', async () => {
+  const { UsageError } = await import('../../src/util/errors.ts');
+  const p = writeModel(buildResNetLike({ seed: 2 }).model);
+  await assert.rejects(loadClassifier(p, { checkBatch: 100000 }), (e: Error) => e instanceof UsageError && /checkBatch: expected an integer from 1 to 256, got 100000/.test(e.message));
+  const c = await loadClassifier(p, { checkBatch: 256 });
+  assert.equal(c.headCheck.batch, 256);
+  await c.close();
+});

@@ -62,3 +62,25 @@ test('usage and input errors', () => {
   assert.equal(help.status, 0);
   assert.match(help.stdout, /POST \/api\/explain/);
 });
+
+test('--host beyond loopback is served with a warning on stderr; the default host has none', async () => {
+  const run = (args: string[]) =>
+    new Promise<{ stderr: string; code: number | null }>((ok, fail) => {
+      const p = spawn(process.execPath, ['bin/protolens.js', 'view', '--net', fx.netDir, '--port', '0', ...args]);
+      let stdout = '';
+      let stderr = '';
+      p.stderr.on('data', (d) => (stderr += d));
+      p.stdout.on('data', (d) => {
+        stdout += d;
+        if (/\(Ctrl-C to stop\)/.test(stdout)) p.kill('SIGINT');
+      });
+      p.on('close', (code) => ok({ stderr, code }));
+      setTimeout(() => fail(new Error(`view did not start: ${stderr}`)), 30_000).unref();
+    });
+  const open = await run(['--host', '0.0.0.0']);
+  assert.equal(open.code, 0, open.stderr);
+  assert.match(open.stderr, /warning: --host 0\.0\.0\.0 serves the network, its model's explanations and any --data folder to every machine that can reach this one/);
+  const local = await run([]);
+  assert.equal(local.code, 0, local.stderr);
+  assert.doesNotMatch(local.stderr, /warning/);
+});
