@@ -1,4 +1,4 @@
-// Pillow-exact resize (src/data/resize.ts, JavaScript) against sharp's libvips resize of the same
+// Pillow-exact resize (src/data/resize.ts, WebAssembly) against sharp's libvips resize of the same
 // image (not Pillow-exact: the previous implementation's reducing step), per image, medians of
 // repeated runs. Prints JSON.
 import sharp from 'sharp';

@@ -14,11 +14,13 @@
  * by 22 and clamped to 0..255. NEAREST is Pillow's affine scale: source x = trunc(x0 + 0.5 * s + x * s)
  * accumulated in float64 by repeated addition, as ImagingScaleAffine does.
  *
- * The coefficient tables depend only on (in, out, filter) and are cached.
+ * The coefficient tables depend only on (in, out, filter) and are cached; the two passes run as
+ * WebAssembly with SIMD (src/data/wasm/resample.c, integer arithmetic: vectorised sums are exact).
  */
 import type { RgbImage } from './decode.ts';
 import type { Interpolation } from './preprocess-config.ts';
 import type { CropBox } from './types.ts';
+import { RESAMPLE_WASM_BASE64 } from './wasm/resample-wasm.ts';
 
 /**
  * Copy pixels [x1, x2) x [y1, y2) of `img`; pixels outside the image are black (PIL's crop).
@@ -42,7 +44,6 @@ export function cropRgb(img: RgbImage, c: CropBox): RgbImage {
 }
 
 const PRECISION_BITS = 22;
-const HALF = 1 << (PRECISION_BITS - 1);
 
 function bilinearFilter(x: number): number {
   if (x < 0.0) x = -x;
@@ -113,67 +114,45 @@ function coefficients(inSize: number, outSize: number, filter: keyof typeof FILT
   return c;
 }
 
-/** clip8: the sum shifted back to 8 bits and clamped. */
-function clip8(ss: number): number {
-  const v = ss >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+interface ResampleExports {
+  memory: WebAssembly.Memory;
+  __heap_base: WebAssembly.Global;
+  horizontal(src: number, inW: number, y0: number, rows: number, outW: number, start: number, count: number, k: number, ksize: number, out: number): void;
+  vertical(src: number, w: number, outH: number, start: number, count: number, k: number, ksize: number, rowOffset: number, out: number, acc: number): void;
 }
 
-/** Horizontal pass over rows [y0, y0 + rows) of an RGB image `inW` wide. */
-function horizontal(src: Uint8Array, inW: number, y0: number, rows: number, outW: number, c: Coefficients): Uint8Array {
-  const out = new Uint8Array(outW * rows * 3);
-  const { ksize, start, count, k } = c;
-  for (let y = 0; y < rows; y++) {
-    const row = (y + y0) * inW * 3;
-    const o = y * outW * 3;
-    for (let xx = 0; xx < outW; xx++) {
-      let s0 = HALF;
-      let s1 = HALF;
-      let s2 = HALF;
-      const kb = xx * ksize;
-      let p = row + start[xx] * 3;
-      for (let t = 0, n = count[xx]; t < n; t++, p += 3) {
-        // int32 arithmetic (Pillow's INT32 sums never overflow: 255 x 2^22 x the weights' spread)
-        const w = k[kb + t];
-        s0 = (s0 + Math.imul(src[p], w)) | 0;
-        s1 = (s1 + Math.imul(src[p + 1], w)) | 0;
-        s2 = (s2 + Math.imul(src[p + 2], w)) | 0;
-      }
-      out[o + xx * 3] = clip8(s0);
-      out[o + xx * 3 + 1] = clip8(s1);
-      out[o + xx * 3 + 2] = clip8(s2);
-    }
+let wasm: ResampleExports | null = null;
+
+/** The passes compiled to WebAssembly (src/data/wasm/resample.c), instantiated once per thread. */
+function resampler(): ResampleExports {
+  if (!wasm) {
+    const bytes = Buffer.from(RESAMPLE_WASM_BASE64, 'base64');
+    wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as ResampleExports;
   }
-  return out;
+  return wasm;
 }
 
-/**
- * Vertical pass: rows of `src` (w wide, indexed from `rowOffset`) into `outH` rows. Whole rows are
- * accumulated tap by tap (sequential memory), the same int32 sums in the same order per value.
- */
-function vertical(src: Uint8Array, w: number, outH: number, c: Coefficients, rowOffset: number): Uint8Array {
-  const stride = w * 3;
-  const out = new Uint8Array(stride * outH);
-  const acc = new Int32Array(stride);
-  const { ksize, start, count, k } = c;
-  for (let yy = 0; yy < outH; yy++) {
-    const kb = yy * ksize;
-    const n = count[yy];
-    let p = (start[yy] - rowOffset) * stride;
-    const w0 = n > 0 ? k[kb] : 0;
-    for (let i = 0; i < stride; i++) acc[i] = (HALF + Math.imul(src[p + i], w0)) | 0;
-    for (let t = 1; t < n; t++) {
-      p += stride;
-      const wt = k[kb + t];
-      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(src[p + i], wt)) | 0;
-    }
-    const o = yy * stride;
-    for (let i = 0; i < stride; i++) {
-      const v = acc[i] >> PRECISION_BITS;
-      out[o + i] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
+/** Bump allocation in the module's memory, 16-byte aligned, growing it as needed; reset per resize. */
+class Arena {
+  private top: number;
+  constructor(private readonly m: ResampleExports) {
+    this.top = (m.__heap_base.value as number + 15) & ~15;
   }
-  return out;
+  alloc(bytes: number): number {
+    const at = this.top;
+    this.top = (at + bytes + 15) & ~15;
+    const need = this.top - this.m.memory.buffer.byteLength;
+    if (need > 0) this.m.memory.grow(Math.ceil(need / 65536));
+    return at;
+  }
+  put(data: ArrayLike<number> & { byteLength: number; buffer: ArrayBufferLike; byteOffset: number }): number {
+    const at = this.alloc(data.byteLength);
+    new Uint8Array(this.m.memory.buffer, at, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return at;
+  }
+  putCoefficients(c: Coefficients): { start: number; count: number; k: number } {
+    return { start: this.put(c.start), count: this.put(c.count), k: this.put(c.k) };
+  }
 }
 
 /** Pillow's NEAREST resize (ImagingScaleAffine): positions accumulated in float64 from x0 + 0.5 s. */
@@ -210,23 +189,12 @@ function nearest(img: RgbImage, width: number, height: number): RgbImage {
 /**
  * Resize to width x height exactly as Pillow's `Image.resize((width, height), resample)` does for an
  * RGB image (no reducing_gap, the box the whole image). Returns `img` when the size is unchanged.
- * Large images are resized on a worker thread (resize-pool.ts), so the work overlaps with inference
- * on the main thread; the bytes are the same either way.
  */
 export async function resizeRgb(img: RgbImage, width: number, height: number, interpolation: Interpolation): Promise<RgbImage> {
-  if (img.width === width && img.height === height) return img;
-  if (interpolation !== 'nearest' && img.width * img.height + width * height >= POOL_MIN_PIXELS) {
-    const { resizeOnPool } = await import('./resize-pool.ts');
-    const r = await resizeOnPool(img, width, height, interpolation);
-    if (r) return r;
-  }
   return resizeRgbSync(img, width, height, interpolation);
 }
 
-/** Below this many pixels (input + output) a resize is done in place: a worker round trip would cost more. */
-const POOL_MIN_PIXELS = 60_000;
-
-/** `resizeRgb` on the calling thread. */
+/** `resizeRgb`, synchronously. */
 export function resizeRgbSync(img: RgbImage, width: number, height: number, interpolation: Interpolation): RgbImage {
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Error(`resize: width and height must be positive integers, got ${width} x ${height}`);
   if (img.width === width && img.height === height) return img;
@@ -235,15 +203,27 @@ export function resizeRgbSync(img: RgbImage, width: number, height: number, inte
   const needH = width !== W;
   const needV = height !== H;
   const cv = coefficients(H, height, interpolation);
-  let data = img.data;
+  const m = resampler();
+  const arena = new Arena(m);
+  let src = arena.put(img.data);
   let rowOffset = 0;
+  let w = W;
   if (needH) {
     // Only the rows the vertical pass reads (all of them when there is none).
     const first = needV ? cv.start[0] : 0;
     const last = needV ? cv.start[height - 1] + cv.count[height - 1] : H;
-    data = horizontal(img.data, W, first, last - first, width, coefficients(W, width, interpolation));
+    const ch = coefficients(W, width, interpolation);
+    const kh = arena.putCoefficients(ch);
+    const tmp = arena.alloc(width * (last - first) * 3);
+    m.horizontal(src, W, first, last - first, width, kh.start, kh.count, kh.k, ch.ksize, tmp);
+    src = tmp;
     rowOffset = first;
+    w = width;
+    if (!needV) return { data: new Uint8Array(m.memory.buffer, tmp, width * height * 3).slice(), width, height };
   }
-  if (!needV) return { data, width, height };
-  return { data: vertical(data, width, height, cv, rowOffset), width, height };
+  const kv = arena.putCoefficients(cv);
+  const acc = arena.alloc(w * 3 * 4);
+  const out = arena.alloc(w * height * 3);
+  m.vertical(src, w, height, kv.start, kv.count, kv.k, cv.ksize, rowOffset, out, acc);
+  return { data: new Uint8Array(m.memory.buffer, out, w * height * 3).slice(), width, height };
 }
