@@ -25,6 +25,8 @@ export interface BuildSummary {
   headCheck: { relError: number; tolerance: number };
   /** Mean over classes of the mean part fidelity (cosine of each refined prototype's map with its NMF map). */
   meanPartFidelity: number | null;
+  /** Prototypes whose part fidelity fell below the threshold, per class (class index, prototype, fidelity), and the classes that fell back to a residual term. */
+  lowFidelity: { threshold: number | null; prototypes: { class: number; name: string; prototype: number; partFidelity: number | null }[]; fallbackClasses: number[] };
   extraction: { classesExtracted: number; classesCached: number; imagesExtracted: number; imagesFailed: number; seconds: number; imagesPerSecond: number | null; headCheck: { relError: number; images: number; tolerance: number } | null };
   decomposition: { seconds: number; threads: number };
   exemplars: { perPrototype: number; percentile: number; index: string; pictures: number; seconds: number } | null;
@@ -53,6 +55,7 @@ export function buildSummary(r: BuildResult): BuildSummary {
     seed: m.seed,
     headCheck: { relError: r.headCheck.relError, tolerance: r.headCheck.tolerance },
     meanPartFidelity: fid.length ? fid.reduce((a, b) => a + b, 0) / fid.length : null,
+    lowFidelity: lowFidelityOf(m.classes),
     extraction: { ...ex, headCheck: ex.headCheck ? { relError: ex.headCheck.relError, images: ex.headCheck.images, tolerance: ex.headCheck.tolerance } : null, imagesPerSecond: ex.imagesExtracted > 0 && ex.seconds > 0 ? (ex.imagesExtracted + ex.imagesFailed) / ex.seconds : null },
     decomposition: r.decomposition,
     exemplars: m.exemplars && r.exemplars ? { ...m.exemplars, ...r.exemplars } : null,
@@ -60,6 +63,28 @@ export function buildSummary(r: BuildResult): BuildSummary {
     peakRssMB: Math.round(r.peakRssBytes / 1048576),
     seconds: r.seconds,
   };
+}
+
+interface LowFidelityJson {
+  threshold: number;
+  prototypes: number[];
+  partFidelity: (number | null)[];
+  fallback: string | null;
+}
+
+/** The low-fidelity prototypes recorded in the manifest's per-class diagnostics. */
+export function lowFidelityOf(classes: readonly { index: number; name: string; diagnostics: Record<string, unknown> }[]): BuildSummary['lowFidelity'] {
+  let threshold: number | null = null;
+  const prototypes: BuildSummary['lowFidelity']['prototypes'] = [];
+  const fallbackClasses: number[] = [];
+  for (const c of classes) {
+    const lf = c.diagnostics.lowFidelity as LowFidelityJson | undefined;
+    if (!lf) continue;
+    threshold = lf.threshold;
+    lf.prototypes.forEach((p, j) => prototypes.push({ class: c.index, name: c.name, prototype: p, partFidelity: lf.partFidelity[j] ?? null }));
+    if (lf.fallback) fallbackClasses.push(c.index);
+  }
+  return { threshold, prototypes, fallbackClasses };
 }
 
 /** The human-readable report of a build. */
@@ -73,6 +98,7 @@ export function formatBuildSummary(s: BuildSummary): string {
     ['extraction', `${ex.classesExtracted} classes extracted (${ex.imagesExtracted} images${ex.imagesPerSecond ? `, ${ex.imagesPerSecond.toFixed(1)} images/s` : ''}), ${ex.classesCached} from the cache`],
     ['head check', `random input: relative error ${s.headCheck.relError.toExponential(2)}${ex.headCheck ? `; ${ex.headCheck.images} training images: ${ex.headCheck.relError.toExponential(2)}` : ''} (tolerance ${s.headCheck.tolerance})`],
     ['decomposition', `${s.decomposition.seconds.toFixed(1)} s on ${s.decomposition.threads} thread${s.decomposition.threads === 1 ? '' : 's'}${s.meanPartFidelity !== null ? `, mean part fidelity ${s.meanPartFidelity.toFixed(3)}` : ''}`],
+    ['low fidelity', lowFidelityLine(s.lowFidelity)],
     ['exemplars', s.exemplars ? `${s.exemplars.perPrototype} per prototype, ${s.exemplars.pictures} pictures (${s.exemplars.index})` : 'none'],
     ['skipped images', s.failures.count === 0 ? 'none' : `${s.failures.count} (listed in the manifest)`],
     ['cache', s.cache],
@@ -80,4 +106,13 @@ export function formatBuildSummary(s: BuildSummary): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n') + '\n';
+}
+
+/** "none", or how many prototypes fell below the threshold, the worst few, and any fallback. */
+function lowFidelityLine(lf: BuildSummary['lowFidelity']): string {
+  if (lf.prototypes.length === 0) return `none${lf.threshold !== null ? ` (every prototype's part fidelity >= ${lf.threshold})` : ''}`;
+  const worst = [...lf.prototypes].sort((a, b) => (a.partFidelity ?? -Infinity) - (b.partFidelity ?? -Infinity)).slice(0, 3);
+  const list = worst.map((p) => `${p.name} #${p.prototype} (${p.partFidelity === null ? 'NaN' : p.partFidelity.toFixed(2)})`).join(', ');
+  const fb = lf.fallbackClasses.length ? `; ${lf.fallbackClasses.length} class(es) fell back to a residual term` : '';
+  return `${lf.prototypes.length} prototype(s) below part fidelity ${lf.threshold}: ${list}${lf.prototypes.length > 3 ? ', ...' : ''}${fb}`;
 }

@@ -47,6 +47,8 @@ const options: Record<string, OptionSpec> = {
   'gradient-method': { type: 'string', value: 'spg|softmax-lbfgs', description: 'gradient allocator: optimiser', default: 'spg' },
   'gradient-max-iter': { type: 'string', value: 'N', description: 'gradient allocator: iterations', default: '100' },
   'gradient-tol': { type: 'string', value: 'X', description: 'gradient allocator: relative-improvement tolerance', default: '1e-6' },
+  'min-part-fidelity': { type: 'string', value: 'X', description: 'report a refined prototype whose heatmaps correlate with its NMF part below X (cosine, -1..1)', default: '0.5' },
+  'low-fidelity': { type: 'string', value: 'ACTION', description: "for a class with such a prototype: 'report', or 'residual-term' (keep its NMF parts, the residual as an explicit term)", default: 'report' },
   threads: { type: 'string', value: 'N', description: 'worker threads for the decomposition (default: available cores)' },
   'ort-threads': { type: 'string', value: 'N', description: "onnxruntime threads for feature extraction (default: onnxruntime's, one per core)" },
   'batch-size': { type: 'string', value: 'N', description: "images per inference batch (default: the model's fixed batch, else 32)" },
@@ -130,6 +132,8 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
       maxIterations: intOption(values, 'gradient-max-iter', 0),
       tolerance: positiveNumber(values, 'gradient-tol'),
     },
+    minPartFidelity: numberOption(values, 'min-part-fidelity', { min: -1, max: 1 }),
+    lowFidelity: oneOfOption(values, 'low-fidelity', ['report', 'residual-term'] as const),
   };
   const pct = str(values, 'exemplar-percentile');
   const percentile = pct === undefined ? undefined : Number(pct);

@@ -60,12 +60,13 @@ async function run(argv: string[]): Promise<number> {
       ...(values.threads !== undefined ? { threads: intOption(values, 'threads') } : {}),
     },
   });
+  const stopped = interrupted(); // listening before the URL is printed: a signal right after it stops cleanly
   const host = String(values.host);
   if (!(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host))) {
     process.stderr.write(`protolens view: warning: --host ${host} serves the network, its model's explanations and any --data folder to every machine that can reach this one, without authentication\n`);
   }
   process.stdout.write(`protolens view: serving ${values.net} at ${viewer.url}\nuploads and results: ${viewer.resultsDir}\n(Ctrl-C to stop)\n`);
-  const sig = await interrupted();
+  const sig = await stopped;
   process.stderr.write(`protolens view: ${sig}, stopping\n`);
   await viewer.close();
   return ExitCode.ok;

@@ -41,7 +41,9 @@ function prototypeBlock(p: PagePrototype, cname: string): string {
     ? `<span class="part${part.consistent ? ' ok' : ''}" title="${esc(`the part inside this prototype's region in ${pct(part.rate, 0)} of the class's test images where it is visible`)}">${esc(part.name)}${region && region !== part.name ? ` <small>(${esc(region)})</small>` : ''} ${pct(part.rate, 0)}${part.consistent ? ' \u2713' : ''}</span>`
     : '';
   const stats = [
-    `<span title="cosine between the refined prototype's heatmaps and its NMF part's">fidelity ${num(p.partFidelity, 2)}</span>`,
+    p.lowFidelity
+      ? `<span class="lowfid" title="below the build's part-fidelity threshold: this prototype's heatmap no longer follows the part NMF found (rebuild with --low-fidelity residual-term to keep the parts)">\u26a0 fidelity ${num(p.partFidelity, 2)}</span>`
+      : `<span title="cosine between the refined prototype's heatmaps and its NMF part's">fidelity ${num(p.partFidelity, 2)}</span>`,
     p.alpha !== null ? `<span title="NMF scaling alpha">\u03b1 ${num(p.alpha, 2)}</span>` : '',
     p.stability !== null ? `<span title="share of test images whose part hits survive input noise">stable ${pct(p.stability, 0)}</span>` : '',
   ].filter(Boolean);
@@ -54,6 +56,7 @@ function prototypeBlock(p: PagePrototype, cname: string): string {
 
 /** Styles of one prototype block (chip, part label, context picture, crops, stats): shared by every page showing the gallery. */
 export const PROTOTYPE_BLOCK_CSS = `.proto { border-top: 1px solid var(--line); padding-top: 6px; margin-top: 6px; }
+.lowfid { color: #b3261e; font-weight: 600; }
 .ptop { display: flex; align-items: center; gap: 8px; font-size: 0.85rem; }
 .pchip { display: inline-block; min-width: 28px; text-align: center; font-weight: 700; font-size: 0.78rem; border-radius: 4px; padding: 0 5px; color: #fff; background: var(--c); text-shadow: 0 0 2px #0009; }
 .part { color: var(--sub); }

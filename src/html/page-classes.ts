@@ -61,6 +61,7 @@ export function pageClasses(inp: PageClassInputs): PageClass[] {
     const fidelity = numbers(d.partFidelity);
     const uniform = numbers(d.partFidelityUniform).filter((v): v is number => v !== null);
     const alpha = numbers(d.alpha);
+    const low = new Set(((d.lowFidelity as { prototypes?: number[] } | undefined)?.prototypes ?? []).filter((i) => Number.isInteger(i)));
     const test = inp.perClassTest[c] ?? { images: 0, correct: 0 };
     return {
       index: c,
@@ -79,6 +80,7 @@ export function pageClasses(inp: PageClassInputs): PageClass[] {
       prototypes: Array.from({ length: inp.k }, (_, i) => ({
         index: i,
         partFidelity: fidelity[i] ?? null,
+        lowFidelity: low.has(i),
         alpha: alpha[i] ?? null,
         exemplars: (inp.exemplars?.byClass[c]?.[i] ?? []).map((e) => ({
           crop: `${inp.networkPrefix}/${e.crop}`,

@@ -28,6 +28,8 @@ export interface PagePrototype {
   index: number;
   /** Cosine between the refined prototype's heatmaps and its NMF part's (build diagnostics). */
   partFidelity: number | null;
+  /** Below the build's part-fidelity threshold: the refined heatmap no longer follows its NMF part. */
+  lowFidelity: boolean;
   /** NMF scaling alpha_i. */
   alpha: number | null;
   exemplars: PageExemplar[];

@@ -44,6 +44,7 @@ export function diagnosticsJson(r: ClassDecomposition): Record<string, unknown> 
     allocatorIterations: d.allocatorIterations,
     allocatorStop: d.allocatorStop,
     imagesUsed: d.imagesUsed,
+    lowFidelity: { ...d.lowFidelity, partFidelity: d.lowFidelity.partFidelity.map(num) },
     warnings: d.warnings,
   };
 }

@@ -56,6 +56,11 @@ export interface DecompositionDiagnostics {
   allocatorStop: string;
   /** Images used (after maxImages). */
   imagesUsed: number;
+  /**
+   * Prototypes whose refined part fidelity fell below `threshold` (indices and their fidelity, from the
+   * refinement before any fallback), and the fallback applied to the class (null: reported only).
+   */
+  lowFidelity: { threshold: number; prototypes: number[]; partFidelity: number[]; fallback: 'residual-term' | null };
   warnings: string[];
 }
 
@@ -137,7 +142,18 @@ export async function decomposeClass(input: ClassInput, options: DecomposeOption
 
   const found = await discoverPrototypes(F, n * hw, d, opts);
   const t1 = performance.now();
-  const refined = await refinePrototypes({ F, n, hw, d, v: input.v }, found.P, opts, label);
+  let refined = await refinePrototypes({ F, n, hw, d, v: input.v }, found.P, opts, label);
+  // A prototype whose refined map left its part (fidelity below the threshold, NaN included) is never
+  // shipped silently: reported, or the class falls back to an explicit residual term.
+  const firstFidelity = Array.from(refined.partFidelity);
+  const low = firstFidelity.flatMap((f, i) => (f >= opts.minPartFidelity ? [] : [i]));
+  const fallback = low.length > 0 && opts.lowFidelity === 'residual-term' && opts.allocator !== 'none';
+  if (fallback) refined = await refinePrototypes({ F, n, hw, d, v: input.v }, found.P, { ...opts, allocator: 'none' }, label);
+  const lowWarnings = low.map(
+    (i) =>
+      `${label}: prototype ${i} has part fidelity ${firstFidelity[i].toFixed(3)} < ${opts.minPartFidelity}: its refined heatmap no longer follows its NMF part` +
+      (fallback ? '; the class falls back to an explicit residual term (allocator none)' : opts.allocator === 'none' ? '' : " (option lowFidelity 'residual-term' / --low-fidelity residual-term makes the class keep its NMF parts)"),
+  );
   const t2 = performance.now();
 
   const fid = refined.partFidelity;
@@ -171,7 +187,8 @@ export async function decomposeClass(input: ClassInput, options: DecomposeOption
       allocatorIterations: refined.allocatorIterations,
       allocatorStop: refined.allocatorStop,
       imagesUsed: n,
-      warnings: [...found.warnings.map((w) => `${label}: ${w}`), ...refined.warnings],
+      lowFidelity: { threshold: opts.minPartFidelity, prototypes: low, partFidelity: low.map((i) => firstFidelity[i]), fallback: fallback ? 'residual-term' : null },
+      warnings: [...found.warnings.map((w) => `${label}: ${w}`), ...refined.warnings, ...lowWarnings],
     },
     timing: { nmf: (t1 - t0) / 1000, refine: (t2 - t1) / 1000, total: (performance.now() - t0) / 1000 },
     options: opts,

@@ -80,7 +80,22 @@ export interface DecomposeOptions {
   nmf?: NmfSettings;
   nelderMead?: NelderMeadSettings;
   gradient?: GradientSettings;
+  /**
+   * A refined prototype whose part fidelity (cosine of its heatmaps with its NMF part's) is below this
+   * is reported: its map no longer shows its part (at -1 it is flipped). Default 0.5; in [-1, 1].
+   */
+  minPartFidelity?: number;
+  /**
+   * What a class with such a prototype gets: `report` (default: warned about and flagged in the
+   * manifest, summary, report and viewer) or `residual-term` (the class is decomposed again with
+   * allocator `none`: each prototype is its scaled NMF part, the residual an explicit extra term).
+   */
+  lowFidelity?: LowFidelityAction;
 }
+
+export type LowFidelityAction = 'report' | 'residual-term';
+/** Default part-fidelity threshold below which a refined prototype is reported. */
+export const DEFAULT_MIN_PART_FIDELITY = 0.5;
 
 /** Fully resolved options, as recorded in every result. */
 export interface ResolvedOptions {
@@ -95,6 +110,8 @@ export interface ResolvedOptions {
   nmf: { solver: 'hals' | 'mu'; maxIter: number | null; tol: number | null; init: 'nndsvda' | 'random' };
   nelderMead: { maxEvaluations: number | null; restarts: number; initialStep: number };
   gradient: { method: 'spg' | 'softmax-lbfgs'; maxIterations: number; tolerance: number; memory: number };
+  minPartFidelity: number;
+  lowFidelity: LowFidelityAction;
 }
 
 /** The formulation of Tan et al. (least squares, objective on r_i, Nelder-Mead). */
@@ -145,5 +162,7 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
       tolerance: positive('gradient.tolerance', opts.gradient?.tolerance, 1e-6) as number,
       memory: integer('gradient.memory', opts.gradient?.memory, 1, 8) as number,
     },
+    minPartFidelity: optional(opts.minPartFidelity, DEFAULT_MIN_PART_FIDELITY, (x) => checkedNumber('option minPartFidelity', x, { min: -1, max: 1 })),
+    lowFidelity: oneOf('lowFidelity', opts.lowFidelity, ['report', 'residual-term'] as const, 'report'),
   };
 }

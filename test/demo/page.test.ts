@@ -52,6 +52,7 @@ function sample(evaluation: PageEvaluation = DONE): DemoPageData {
       prototypes: [0, 1].map((i) => ({
         index: i,
         partFidelity: 0.9 + 0.01 * i,
+        lowFidelity: c === 1 && i === 0,
         alpha: 0.02,
         exemplars: [0, 1].map((r) => ({ crop: `network/exemplars/c0000${c}/p${i}_${r}.png`, context: `network/exemplars/c0000${c}/p${i}_${r}_context.png`, image: `images/x ${c}_${r}.jpg`, score: 2 - r })),
         dominantPart: i === 0 ? { name: 'nape', rate: 0.9, consistent: true } : { name: 'tail', rate: 0.5, consistent: false },
@@ -104,6 +105,7 @@ test('every class, prototype, exemplar and explained image is on the page', () =
 test('text is escaped everywhere and nothing loads from elsewhere', () => {
   const html = renderDemoPage(sample());
   assert.ok(!/<script/i.test(html));
+  assert.equal(html.match(/class="lowfid"/g)?.length, 1, 'the one low-fidelity prototype is flagged');
   assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt; Bird'));
   assert.ok(html.includes('&quot;red&quot; &amp; &lt;b&gt;'));
   assert.ok(html.includes('demo &lt;CNN&gt;') && html.includes('a &lt;warning&gt;') && html.includes('from &lt;cache&gt;'));

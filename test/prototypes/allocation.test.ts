@@ -63,3 +63,33 @@ test('the paper preset is least squares, objective on r_i, Nelder-Mead; its resi
     assert.ok(Math.abs(dot) <= 1e-6 * Math.sqrt(pp) * Math.hypot(...r.residual), `R . p_${i} = ${dot}`);
   }
 });
+
+test('a prototype below the part-fidelity threshold is reported; residual-term keeps the NMF parts and the exact sum', async () => {
+  const input = signedCase(2);
+  const base = await decomposeClass(input, { k: 3, gradient: { maxIterations: 40 } });
+  const fid = Array.from(base.diagnostics.partFidelity);
+  // A threshold between the prototypes' fidelities: exactly those below it are reported, nothing changes.
+  const threshold = [...fid].sort((a, b) => a - b)[1];
+  const reported = await decomposeClass(input, { k: 3, gradient: { maxIterations: 40 }, minPartFidelity: threshold });
+  const below = fid.flatMap((f, i) => (f < threshold ? [i] : []));
+  assert.ok(below.length >= 1);
+  assert.deepEqual(reported.diagnostics.lowFidelity.prototypes, below);
+  assert.equal(reported.diagnostics.lowFidelity.fallback, null);
+  assert.deepEqual(Array.from(reported.prototypes), Array.from(base.prototypes), 'reporting changes nothing');
+  assert.equal(reported.diagnostics.warnings.filter((w) => /has part fidelity .* < /.test(w)).length, below.length);
+  assert.deepEqual((await decomposeClass(input, { k: 3, gradient: { maxIterations: 40 } })).diagnostics.lowFidelity.prototypes, fid.flatMap((f, i) => (f < 0.5 ? [i] : [])), 'default threshold 0.5');
+  // Fallback: every prototype is its scaled NMF part (fidelity 1 with NNLS), the residual an explicit term.
+  const fallback = await decomposeClass(input, { k: 3, gradient: { maxIterations: 40 }, minPartFidelity: threshold, lowFidelity: 'residual-term' });
+  assert.equal(fallback.diagnostics.lowFidelity.fallback, 'residual-term');
+  for (const f of fallback.diagnostics.partFidelity) assert.ok(Math.abs(f - 1) < 1e-9, `fidelity ${f}`);
+  const { d } = input;
+  let maxErr = 0, maxV = 0;
+  for (let j = 0; j < d; j++) {
+    let s = fallback.residualTerm[j];
+    for (let i = 0; i < 3; i++) s += fallback.prototypes[i * d + j];
+    maxErr = Math.max(maxErr, Math.abs(s - input.v[j]));
+    maxV = Math.max(maxV, Math.abs(input.v[j]));
+  }
+  assert.ok(maxErr <= 1e-6 * maxV, `prototypes + residual term = v: ${maxErr}`);
+  assert.ok(fallback.residualTerm.some((x) => x !== 0));
+});
