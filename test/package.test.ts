@@ -28,7 +28,7 @@ function duBytes(p: string): number {
   return readdirSync(p).reduce((s, n) => s + duBytes(join(p, n)), 0);
 }
 
-test('npm pack ships dist/, bin/ and the README only; installed from the tarball the CLI runs help, inspect, build, explain and view', { timeout: 300_000 }, async () => {
+test('npm pack ships dist/, bin/, the docs, README and LICENSE only; installed from the tarball the CLI runs help, inspect, build, explain and view', { timeout: 300_000 }, async () => {
   const packDir = join(dir, 'pack');
   mkdirSync(packDir);
   const pack = run(npm, ['pack', '--json', '--pack-destination', packDir], process.cwd());
@@ -37,8 +37,9 @@ test('npm pack ships dist/, bin/ and the README only; installed from the tarball
   const files = info[0].files.map((f) => f.path);
   assert.ok(files.includes('dist/cli/main.js') && files.includes('dist/index.js') && files.includes('dist/index.d.ts') && files.includes('bin/protolens.js'), 'compiled entry points shipped');
   assert.ok(files.includes('dist/prototypes/class-worker.js'), 'the decomposition worker is shipped');
-  const stray = files.filter((f) => !/^(dist\/|bin\/|README\.md$|package\.json$)/.test(f) || f.startsWith('dist/demo/') || /\.ts$/.test(f.replace(/\.d\.ts$/, '')));
-  assert.deepEqual(stray, [], 'nothing but compiled code, the bin and the README');
+  const stray = files.filter((f) => !/^(dist\/|bin\/|docs\/[A-Za-z-]+\.md$|README\.md$|LICENSE$|package\.json$)/.test(f) || f.startsWith('dist/demo/') || /\.ts$/.test(f.replace(/\.d\.ts$/, '')));
+  assert.deepEqual(stray, [], 'nothing but compiled code, the bin, the docs, the README and the licence');
+  assert.ok(files.includes('LICENSE') && files.includes('docs/build.md'), 'the licence and the docs the README links are shipped');
 
   // An empty project; onnxruntime-node's CUDA download is refused as the README says.
   const project = join(dir, 'project');

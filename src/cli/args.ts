@@ -46,6 +46,36 @@ export interface Parsed {
   positionals: string[];
 }
 
+/** Edit distance of two short strings (option names). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+/** node:util parseArgs' messages in the words of this CLI: an unknown option names the closest ones. */
+function plainParseError(e: Error & { code?: string }, names: string[]): string {
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const m = /Unknown option '([^']+)'/.exec(e.message);
+    const given = (m?.[1] ?? '').replace(/^-+/, '');
+    const close = names.map((n) => ({ n, d: distance(given, n) })).filter((x) => x.d <= Math.max(2, Math.floor(given.length / 3))).sort((a, b) => a.d - b.d).slice(0, 3);
+    return `unknown option '${m?.[1] ?? given}'${close.length ? `; did you mean ${close.map((x) => `--${x.n}`).join(' or ')}?` : ''}`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const m = /Option '(-\w, )?(--[^ ']+)[^']*' argument missing/.exec(e.message);
+    if (m) return `${m[2]}: expected a value after it`;
+  }
+  return e.message.split('\n')[0];
+}
+
 export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, o] of Object.entries({ ...spec.options, ...commonOptions })) {
@@ -61,7 +91,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
-    throw usage((e as Error).message);
+    throw usage(plainParseError(e as Error & { code?: string }, Object.keys(options)));
   }
   // An option given twice would silently keep the last value: refuse it (unless it takes several).
   const seen = new Set<string>();

@@ -110,8 +110,8 @@ function preprocessOptionsFrom(values: Parsed['values']): Omit<PreprocessOptions
 export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
   const model = str(values, 'model');
   const data = str(values, 'data');
-  if (!model) throw new UsageError("build: --model M.onnx is required\nRun 'protolens build --help' for usage.");
-  if (!data) throw new UsageError("build: --data DIR is required\nRun 'protolens build --help' for usage.");
+  if (!model) throw new UsageError("--model M.onnx is required\nRun 'protolens build --help' for usage.");
+  if (!data) throw new UsageError("--data DIR is required\nRun 'protolens build --help' for usage.");
   const decompose: Omit<DecomposeOptions, 'maxImages'> = {
     k: intOption(values, 'k'),
     preset: oneOfOption(values, 'preset', ['default', 'paper'] as const),
@@ -173,7 +173,7 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (positionals.length > 0) throw new UsageError(`build: unexpected argument '${positionals[0]}' (the model and data are given with --model and --data)\nRun 'protolens build --help' for usage.`);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}' (the model and data are given with --model and --data)\nRun 'protolens build --help' for usage.`);
   const opts = buildOptionsFromArgs(values);
   const quiet = values.quiet === true;
   const controller = new AbortController();

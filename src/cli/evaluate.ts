@@ -67,9 +67,9 @@ function list<T extends string>(values: Parsed['values'], name: string, allowed:
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (positionals.length > 0) throw new UsageError(`evaluate: unexpected argument '${positionals[0]}'\nRun 'protolens evaluate --help' for usage.`);
-  if (typeof values.net !== 'string') throw new UsageError("evaluate: --net NET_DIR is required\nRun 'protolens evaluate --help' for usage.");
-  if (typeof values.data !== 'string') throw new UsageError("evaluate: --data DIR is required\nRun 'protolens evaluate --help' for usage.");
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\nRun 'protolens evaluate --help' for usage.`);
+  if (typeof values.net !== 'string') throw new UsageError("--net NET_DIR is required\nRun 'protolens evaluate --help' for usage.");
+  if (typeof values.data !== 'string') throw new UsageError("--data DIR is required\nRun 'protolens evaluate --help' for usage.");
   const substrate = oneOfOption<Substrate>(values, 'substrate', ['blur', 'mean', 'zero']);
   const tolerance = numberOption(values, 'tolerance', { min: 0, max: 1 })!;
   const json = values.json === true;
@@ -126,7 +126,10 @@ async function run(argv: string[]): Promise<number> {
     for (const f of report.checks.failures) process.stderr.write(`protolens evaluate: check failed: ${f}\n`);
     return ExitCode.check;
   }
-  return report.dataset.failures.length > 0 ? ExitCode.partial : ExitCode.ok;
+  const failed = report.dataset.failures;
+  for (const f of failed.slice(0, 20)) process.stderr.write(`protolens evaluate: image left out: ${f.path}: ${f.reason}\n`);
+  if (failed.length > 20) process.stderr.write(`protolens evaluate: ... and ${failed.length - 20} more (dataset.failures in the report)\n`);
+  return failed.length > 0 ? ExitCode.partial : ExitCode.ok;
 }
 
 export const evaluateCommand: Command = { spec, run };

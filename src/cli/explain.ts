@@ -66,8 +66,8 @@ export function formatExplanation(r: ImageExplanation, position: string): string
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (typeof values.net !== 'string') throw new UsageError("explain: --net NET_DIR is required\nRun 'protolens explain --help' for usage.");
-  if (positionals.length === 0) throw new UsageError("explain: expected at least one IMAGE\nRun 'protolens explain --help' for usage.");
+  if (typeof values.net !== 'string') throw new UsageError("--net NET_DIR is required\nRun 'protolens explain --help' for usage.");
+  if (positionals.length === 0) throw new UsageError("expected at least one IMAGE\nRun 'protolens explain --help' for usage.");
   const opts: ExplainerOptions = {
     top: intOption(values, 'top'),
     percentile: numberOption(values, 'percentile', { min: 0, max: 100 })!,

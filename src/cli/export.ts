@@ -43,9 +43,9 @@ export function formatExport(r: ExportResult): string {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (typeof values.net !== 'string') throw new UsageError("export: --net NET_DIR is required\nRun 'protolens export --help' for usage.");
-  if (typeof values.out !== 'string' || values.out === '') throw new UsageError("export: --out FILE.onnx is required\nRun 'protolens export --help' for usage.");
-  if (positionals.length > 0) throw new UsageError(`export: unexpected argument '${positionals[0]}'\nRun 'protolens export --help' for usage.`);
+  if (typeof values.net !== 'string') throw new UsageError("--net NET_DIR is required\nRun 'protolens export --help' for usage.");
+  if (typeof values.out !== 'string' || values.out === '') throw new UsageError("--out FILE.onnx is required\nRun 'protolens export --help' for usage.");
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\nRun 'protolens export --help' for usage.`);
   const heatmaps = oneOfOption(values, 'heatmaps', HEATMAP_MODES);
   const threads = intOption(values, 'threads');
   const r = await exportExplainedModel({

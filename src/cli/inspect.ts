@@ -96,7 +96,7 @@ export function formatSummary(s: ClassifierSummary): string {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (positionals.length !== 1) throw new UsageError(`inspect: expected one MODEL path, got ${positionals.length}\nRun 'protolens inspect --help' for usage.`);
+  if (positionals.length !== 1) throw new UsageError(`expected one MODEL path, got ${positionals.length}\nRun 'protolens inspect --help' for usage.`);
   const classifier = await loadClassifier(positionals[0], optionsFrom(values));
   try {
     const summary = summarizeClassifier(classifier);

@@ -42,8 +42,8 @@ function interrupted(): Promise<string> {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
-  if (typeof values.net !== 'string') throw new UsageError("view: --net NET_DIR is required\nRun 'protolens view --help' for usage.");
-  if (positionals.length > 0) throw new UsageError(`view: unexpected argument '${positionals[0]}'\nRun 'protolens view --help' for usage.`);
+  if (typeof values.net !== 'string') throw new UsageError("--net NET_DIR is required\nRun 'protolens view --help' for usage.");
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\nRun 'protolens view --help' for usage.`);
   const port = intOption(values, 'port', 0)!;
   if (port > 65535) throw new UsageError(`--port: expected an integer in [0, 65535], got '${String(values.port)}'`);
   const maxMb = numberOption(values, 'max-upload', { min: 0.001, max: 4096 })!;

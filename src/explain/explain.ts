@@ -320,7 +320,7 @@ export class Explainer {
     let cfg = this.preprocess;
     if (cfg.cropToBox && !item.crop && !item.bbox) {
       cfg = this.preprocessWhole;
-      notes.push('the network was built on images cropped to their bounding boxes; this image has no box and was used whole');
+      notes.push('the network was built on images cropped to their bounding boxes; this image has no box and was used whole, which can change the prediction (give the dataset with --data DIR to use its bounding boxes)');
     }
     const img = await loadImage(item, cfg, { keepRgb });
     return { tensor: img.tensor, ...(img.rgb ? { rgb: img.rgb } : {}), notes };

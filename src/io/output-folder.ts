@@ -40,7 +40,7 @@ export async function claimOutputFolder(dir: string, kind: OutputKind, option = 
         }
       }
       if (!claim || claim.tool !== 'protolens') {
-        throw new InputError(`${option} ${dir}: the folder is not empty and was not written by protolens (no ${OUTPUT_CLAIM_FILE}); choose a new or empty folder, so nothing of yours is overwritten`);
+        throw new InputError(`${option} ${dir}: the folder is not empty and is not a protolens ${kind} folder (no ${OUTPUT_CLAIM_FILE}; a network, a dataset or your own files are never written into); choose a new or empty folder`);
       }
       if (claim.kind !== kind) {
         throw new InputError(`${option} ${dir}: the folder holds protolens ${String(claim.kind)}, not ${kind}; choose a new or empty folder`);

@@ -188,7 +188,7 @@ test('--out must be new, empty or an earlier evaluation: the network or dataset 
   const dataFiles = readdirSync(fx.cub.root).sort();
   for (const out of [fx.markers, fx.cub.root]) {
     const t0 = performance.now();
-    await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity'], out }), /is not empty and was not written by protolens/);
+    await assert.rejects(evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity'], out }), /is not empty and is not a protolens (explanations|evaluation) folder/);
     assert.ok(performance.now() - t0 < 5000, 'refused before the run');
   }
   assert.deepEqual(readdirSync(fx.markers).sort(), netFiles);

@@ -252,13 +252,13 @@ test('--out is claimed: the network folder, a dataset folder or any folder proto
   const { writeFile: wf, mkdir: md } = await import('node:fs/promises');
   const netFiles = (await readdir(fx.netDir)).sort();
   const manifest = await readFile(join(fx.netDir, 'manifest.json'));
-  await assert.rejects(collect(ex.explainImages([fx.images[0]], { out: fx.netDir })), (e) => e instanceof InputError && /is not empty and was not written by protolens/.test((e as Error).message));
+  await assert.rejects(collect(ex.explainImages([fx.images[0]], { out: fx.netDir })), (e) => e instanceof InputError && /is not empty and is not a protolens (explanations|evaluation) folder/.test((e as Error).message));
   assert.deepEqual((await readdir(fx.netDir)).sort(), netFiles);
   assert.ok((await readFile(join(fx.netDir, 'manifest.json'))).equals(manifest));
   const mine = join(fx.root, 'my-site');
   await md(mine);
   await wf(join(mine, 'index.html'), 'my page');
-  await assert.rejects(collect(ex.explainImages([fx.images[0]], { out: mine })), (e) => e instanceof InputError && /was not written by protolens/.test((e as Error).message));
+  await assert.rejects(collect(ex.explainImages([fx.images[0]], { out: mine })), (e) => e instanceof InputError && /is not a protolens (explanations|evaluation) folder/.test((e as Error).message));
   assert.equal(await readFile(join(mine, 'index.html'), 'utf8'), 'my page');
   const again = join(fx.root, 'again');
   await collect(ex.explainImages([fx.images[0]], { out: again }));

@@ -85,11 +85,11 @@ test('a prototype below the part-fidelity threshold is reported; residual-term k
   const { d } = input;
   let maxErr = 0, maxV = 0;
   for (let j = 0; j < d; j++) {
-    let s = fallback.residualTerm[j];
+    let s = fallback.residualTerm![j];
     for (let i = 0; i < 3; i++) s += fallback.prototypes[i * d + j];
     maxErr = Math.max(maxErr, Math.abs(s - input.v[j]));
     maxV = Math.max(maxV, Math.abs(input.v[j]));
   }
   assert.ok(maxErr <= 1e-6 * maxV, `prototypes + residual term = v: ${maxErr}`);
-  assert.ok(fallback.residualTerm.some((x) => x !== 0));
+  assert.ok(fallback.residualTerm!.some((x) => x !== 0));
 });

@@ -53,7 +53,9 @@ test('command lines: an option given twice, a detached negative value and an unk
   refused(['--k=3', '--k=4'], /^--k is given more than once/);
   refused(['--quiet', '--quiet'], /^--quiet is given more than once/);
   refused(['--k', '-3'], /^--k: a value starting with '-' must be attached, as --k=-3/);
-  refused(['--frob'], /Unknown option '--frob'/);
+  refused(['--frob'], /^unknown option '--frob'/);
+  refused(['--kk', '3'], /^unknown option '--kk'; did you mean --k\?/);
+  refused(['--k'], /^--k: expected a value after it/);
   assert.equal(parseCommand(spec, ['--k=-3']).values.k, '-3');
   assert.deepEqual(parseCommand(spec, ['--tag', 'a', '--tag', 'b']).values.tag, ['a', 'b']);
 });
