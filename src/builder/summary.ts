@@ -99,7 +99,7 @@ export function formatBuildSummary(s: BuildSummary): string {
     ['head check', `random input: relative error ${s.headCheck.relError.toExponential(2)}${ex.headCheck ? `; ${ex.headCheck.images} training images: ${ex.headCheck.relError.toExponential(2)}` : ''} (tolerance ${s.headCheck.tolerance})`],
     ['decomposition', `${s.decomposition.seconds.toFixed(1)} s on ${s.decomposition.threads} thread${s.decomposition.threads === 1 ? '' : 's'}${s.meanPartFidelity !== null ? `, mean part fidelity ${s.meanPartFidelity.toFixed(3)}` : ''}`],
     ['low fidelity', lowFidelityLine(s.lowFidelity)],
-    ['exemplars', s.exemplars ? `${s.exemplars.perPrototype} per prototype, ${s.exemplars.pictures} pictures (${s.exemplars.index})` : 'none'],
+    ['exemplars', s.exemplars ? `up to ${s.exemplars.perPrototype} per prototype, ${s.exemplars.pictures} pictures (${s.exemplars.index})` : 'none'],
     ['skipped images', s.failures.count === 0 ? 'none' : `${s.failures.count} (listed in the manifest)`],
     ['cache', s.cache],
     ['time', `${s.seconds.toFixed(1)} s, peak RSS ${s.peakRssMB} MB`],

@@ -57,7 +57,7 @@ const options: Record<string, OptionSpec> = {
   'exemplar-percentile': { type: 'string', value: 'P', description: "percentile of the upsampled map that makes an exemplar's box", default: String(DEFAULT_EXEMPLAR_PERCENTILE) },
   strict: { type: 'boolean', description: 'fail on the first undecodable image instead of skipping and listing it' },
   json: { type: 'boolean', description: 'print the build summary as JSON on stdout (layout in docs/build.md)' },
-  quiet: { type: 'boolean', description: 'no progress output (warnings and errors still go to stderr)' },
+  quiet: { type: 'boolean', description: 'no progress and no summary (warnings and errors still go to stderr; --json still prints its summary)' },
 };
 
 const spec: CommandSpec = {
