@@ -16,7 +16,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
-import { claimOutputFolder } from '../io/output-folder.ts';
+import { claimOutputFolder, recordOutputEntries } from '../io/output-folder.ts';
 import { InputError } from '../util/errors.ts';
 import { escapeHtml, writeCard, type CardData, type CardPrototype } from './card.ts';
 import type { Explainer, ImageExplanation } from './explain.ts';
@@ -114,6 +114,7 @@ export class PictureWriter {
     if (!rgb) throw new Error('PictureWriter.write: the explanation has no input RGB (keepRgb)');
     const folder = `${String(r.index).padStart(4, '0')}-${safeStem(r.image)}`;
     const abs = join(this.dir, folder);
+    await recordOutputEntries(this.dir, [folder, 'exemplars']); // recorded before writing: a killed run is cleaned up too
     await mkdir(abs, { recursive: true });
     const { width: w, height: h, data } = rgb;
     const { height: mh, width: mw } = r.featureMap;
@@ -201,6 +202,7 @@ export class PictureWriter {
 
   /** Write explanations.json and index.html (after the last image). */
   async finish(doc: ExplanationDocument): Promise<void> {
+    await recordOutputEntries(this.dir, ['explanations.json', 'index.html']);
     await writeJsonAtomic(join(this.dir, 'explanations.json'), doc);
     await writeFileAtomic(join(this.dir, 'index.html'), indexHtml(doc, this.rows));
   }

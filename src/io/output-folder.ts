@@ -2,10 +2,12 @@
  * Output folders a command owns. protolens never overwrites or deletes a file it did not create, so a
  * command that writes many files into `--out` (explain, evaluate) claims the folder first with a
  * small marker file: a new or empty folder is claimed; a folder already claimed for the same kind of
- * output is reused (its files are the command's own, rewritten); any other non-empty folder (a
- * network, a dataset, the user's documents, another command's output) is refused before any work.
+ * output is reused; any other non-empty folder (a network, a dataset, the user's documents,
+ * another command's output) is refused before any work. A command records the top-level entries it
+ * writes (`recordOutputEntries`); when it reuses the folder, the entries the previous run recorded are
+ * removed first, so no stale result of an earlier run is left beside the new ones, and nothing else.
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../util/errors.ts';
 import { makeDirs } from './dirs.ts';
@@ -17,7 +19,12 @@ export type OutputKind = 'explanations' | 'evaluation';
 interface Claim {
   tool: 'protolens';
   kind: OutputKind;
+  /** Top-level entries (files or folders) the last run wrote. */
+  entries?: string[];
 }
+
+/** A recorded entry name is one top-level name: never a path that could leave the folder. */
+const safeEntry = (e: unknown): e is string => typeof e === 'string' && e !== '' && e !== '.' && e !== '..' && !/[\\/\0]/.test(e) && e !== OUTPUT_CLAIM_FILE;
 
 /**
  * Claim `dir` (created if absent) for `kind` of output, or refuse it.
@@ -45,10 +52,28 @@ export async function claimOutputFolder(dir: string, kind: OutputKind, option = 
       if (claim.kind !== kind) {
         throw new InputError(`${option} ${dir}: the folder holds protolens ${String(claim.kind)}, not ${kind}; choose a new or empty folder`);
       }
+      // The previous run's results go; files it did not record (if someone added any) stay.
+      for (const e of (Array.isArray(claim.entries) ? claim.entries : []).filter(safeEntry)) await rm(join(abs, e), { recursive: true, force: true });
+      await writeClaim(abs, { tool: 'protolens', kind, entries: [] });
       return abs;
     }
   }
   await makeDirs(abs);
-  await writeFile(join(abs, OUTPUT_CLAIM_FILE), `${JSON.stringify({ tool: 'protolens', kind } satisfies Claim)}\n`);
+  await writeClaim(abs, { tool: 'protolens', kind, entries: [] });
   return abs;
+}
+
+async function writeClaim(dir: string, claim: Claim): Promise<void> {
+  await writeFile(join(dir, OUTPUT_CLAIM_FILE), `${JSON.stringify(claim)}\n`);
+}
+
+/** Add top-level entries this run wrote to the claimed folder's record (see the module comment). */
+export async function recordOutputEntries(dir: string, entries: readonly string[]): Promise<void> {
+  const path = join(dir, OUTPUT_CLAIM_FILE);
+  const text = await readFile(path, 'utf8').catch(() => null);
+  if (text === null) return; // a folder nobody claimed (a library caller's own): nothing to keep track of
+  const claim = JSON.parse(text) as Claim;
+  const all = new Set((claim.entries ?? []).filter(safeEntry));
+  for (const e of entries) if (safeEntry(e)) all.add(e);
+  await writeClaim(dir, { ...claim, entries: [...all].sort() });
 }

@@ -194,7 +194,10 @@ test('--out must be new, empty or an earlier evaluation: the network or dataset 
   assert.deepEqual(readdirSync(fx.markers).sort(), netFiles);
   assert.deepEqual(readdirSync(fx.cub.root).sort(), dataFiles);
   const out = join(dir, 'eval-again');
-  await evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity'], out });
+  await evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity', 'consistency'], out });
+  assert.ok(readdirSync(out).includes('consistency.png'));
   const r = await evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['fidelity'], out });
   assert.equal(r.outputs?.dir, out);
+  assert.ok(!readdirSync(out).includes('consistency.png'), 'the earlier run\'s plot does not outlive it');
+  assert.ok(readdirSync(out).includes('evaluation.json'));
 });

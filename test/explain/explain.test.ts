@@ -261,10 +261,14 @@ test('--out is claimed: the network folder, a dataset folder or any folder proto
   await assert.rejects(collect(ex.explainImages([fx.images[0]], { out: mine })), (e) => e instanceof InputError && /is not a protolens (explanations|evaluation) folder/.test((e as Error).message));
   assert.equal(await readFile(join(mine, 'index.html'), 'utf8'), 'my page');
   const again = join(fx.root, 'again');
-  await collect(ex.explainImages([fx.images[0]], { out: again }));
+  await collect(ex.explainImages([fx.images[0], fx.images[1]], { out: again }));
+  const { writeFile: put } = await import('node:fs/promises');
+  await put(join(again, 'my-notes.txt'), 'mine'); // not recorded by the run: kept
   const second = await collect(ex.explainImages([fx.images[1]], { out: again }));
   assert.equal(second[0].status, 'ok');
-  assert.ok((await readdir(again)).includes('.protolens-output'));
+  const left = (await readdir(again)).sort();
+  assert.ok(left.includes('.protolens-output') && left.includes('my-notes.txt'));
+  assert.deepEqual(left.filter((f) => /^\d{4}-/.test(f)), [second[0].status === 'ok' ? (second[0] as ImageExplanation).pictures!.dir : ''], 'the earlier run\'s image folders are gone, the new one is there');
 });
 
 test('a network that crops to boxes: images without a box are used whole (noted); a dataset item with a box is cropped', async () => {

@@ -11,7 +11,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.ts';
-import { MapsCollector, writeMaps, type MapsContext } from './maps-export.ts';
+import { recordOutputEntries } from '../../io/output-folder.ts';
+import { MAPS_FILE, MAPS_INDEX_FILE, MapsCollector, writeMaps, type MapsContext } from './maps-export.ts';
 import { consistencyPlotSvg, deletionPlotSvg, svgToPng } from './plots.ts';
 import type { EvaluationOutputs, EvaluationReport } from './report.ts';
 import { formatResultsMarkdown } from './results-markdown.ts';
@@ -27,6 +28,7 @@ export { MapsCollector };
 export async function writeEvaluationOutputs(report: EvaluationReport, dir: string, collector: MapsCollector | null, ctx: MapsContext): Promise<EvaluationOutputs> {
   const abs = resolve(dir);
   await mkdir(abs, { recursive: true });
+  await recordOutputEntries(abs, [REPORT_FILE, MARKDOWN_FILE, DELETION_PLOT_FILE, CONSISTENCY_PLOT_FILE, MAPS_FILE, MAPS_INDEX_FILE]);
   const outputs: EvaluationOutputs = { dir: abs, report: REPORT_FILE, markdown: MARKDOWN_FILE, deletionPlot: null, consistencyPlot: null, maps: null, mapsIndex: null };
   if (report.metrics.deletion) {
     await writeFileAtomic(join(abs, DELETION_PLOT_FILE), await svgToPng(deletionPlotSvg(report.metrics.deletion)));
