@@ -32,6 +32,7 @@ import { diagnosticsJson, pathFromNetwork } from '../network/manifest-fields.ts'
 import { packageVersion } from '../util/version.ts';
 import { resolveBuildOptions, type BuildOptions, type ResolvedBuildOptions } from './options.ts';
 import { OutputFolder } from './output.ts';
+import { isSameOrInside } from '../io/paths.ts';
 import { checkUsableClass } from './usable.ts';
 
 /** A progress report: images during extraction, classes during decomposition (exemplars included). */
@@ -91,6 +92,11 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
     hooks.onWarning?.(m);
   };
   throwIfAborted(signal);
+  // In an ImageFolder every sub-folder is a class: a network written inside the dataset would be read
+  // as one by the next build. (A CUB root lists its images, so a folder inside it is harmless.)
+  if ((await isSameOrInside(o.out, o.data)) && (await datasetLayout(o)).format === 'imagefolder') {
+    throw new InputError(`--out ${o.out} lies inside the ImageFolder dataset ${o.data}, where every folder is read as a class; write the network outside the dataset`);
+  }
   // The output folder is checked and created first, so a folder that cannot be used fails in seconds,
   // not after the extraction; a failed build removes what it created.
   const out = await OutputFolder.prepare(o.out);

@@ -269,6 +269,19 @@ test('unusable --out and --cache paths are InputErrors naming them, before any e
   assert.equal(existsSync(out), false, 'the network folder the failed build created is removed');
 });
 
+test('--out inside an ImageFolder dataset is refused before anything is created (its folders would be read as classes)', async () => {
+  const data = join(tmp, 'imagefolder');
+  mkdirSync(join(data, 'a'), { recursive: true });
+  writeFileSync(join(data, 'a', 'x.png'), 'listed, not decoded');
+  await assert.rejects(
+    buildNetwork({ model: fx.model, data, out: join(data, 'net') }),
+    (e) => e instanceof InputError && /lies inside the ImageFolder dataset .*, where every folder is read as a class/.test((e as Error).message),
+  );
+  assert.deepEqual(readdirSync(data), ['a']);
+  // A CUB root lists its images: a network folder inside it is allowed (checked up to the model load).
+  await assert.rejects(buildNetwork({ model: join(tmp, 'no-model.onnx'), data: fx.cub.root, out: join(fx.cub.root, 'net') }), (e) => !/lies inside/.test((e as Error).message));
+});
+
 test('a folder is a network by its manifest\'s schema, not its name: another manifest.json is refused and nothing is touched', async () => {
   const out = join(tmp, 'app');
   mkdirSync(join(out, 'exemplars'), { recursive: true });
