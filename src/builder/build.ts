@@ -92,16 +92,17 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
     hooks.onWarning?.(m);
   };
   throwIfAborted(signal);
+  const layout = await datasetLayout(o);
   // In an ImageFolder every sub-folder is a class: a network written inside the dataset would be read
   // as one by the next build. (A CUB root lists its images, so a folder inside it is harmless.)
-  if ((await isSameOrInside(o.out, o.data)) && (await datasetLayout(o)).format === 'imagefolder') {
+  if (layout.format === 'imagefolder' && (await isSameOrInside(o.out, o.data))) {
     throw new InputError(`--out ${o.out} lies inside the ImageFolder dataset ${o.data}, where every folder is read as a class; write the network outside the dataset`);
   }
   // The output folder is checked and created first, so a folder that cannot be used fails in seconds,
   // not after the extraction; a failed build removes what it created.
   const out = await OutputFolder.prepare(o.out);
   try {
-    return await buildInto(out, o, options, hooks, warn, warnings, t0);
+    return await buildInto(out, layout, o, options, hooks, warn, warnings, t0);
   } catch (e) {
     await out.abandon();
     throw e;
@@ -110,6 +111,7 @@ export async function buildNetwork(options: BuildOptions, hooks: BuildHooks = {}
 
 async function buildInto(
   out: OutputFolder,
+  { format, split }: { format: DatasetFormat; split: Split },
   o: ResolvedBuildOptions,
   options: BuildOptions,
   hooks: BuildHooks,
@@ -118,7 +120,6 @@ async function buildInto(
   t0: number,
 ): Promise<BuildResult> {
   const signal = options.signal;
-  const { format, split } = await datasetLayout(o);
   const dataset = await openDataset(o.data, { format, split, ...(o.classList !== undefined ? { classList: o.classList } : {}) });
   const classNames = dataset.classNames;
   const classifier = await loadClassifier(o.model, {

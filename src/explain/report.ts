@@ -73,6 +73,8 @@ const fmt = (v: number) => (Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3
 /** Writes pictures and cards as images are explained, then the index and the JSON document. */
 export class PictureWriter {
   private readonly copied = new Set<string>();
+  /** Top-level entries already recorded in the folder's claim (recorded once, before they are written). */
+  private readonly recorded = new Set<string>();
   private readonly rows: string[] = [];
 
   private constructor(
@@ -114,7 +116,7 @@ export class PictureWriter {
     if (!rgb) throw new Error('PictureWriter.write: the explanation has no input RGB (keepRgb)');
     const folder = `${String(r.index).padStart(4, '0')}-${safeStem(r.image)}`;
     const abs = join(this.dir, folder);
-    await recordOutputEntries(this.dir, [folder, 'exemplars']); // recorded before writing: a killed run is cleaned up too
+    await this.record([folder, 'exemplars']); // recorded before writing: a killed run is cleaned up too
     await mkdir(abs, { recursive: true });
     const { width: w, height: h, data } = rgb;
     const { height: mh, width: mw } = r.featureMap;
@@ -200,9 +202,17 @@ export class PictureWriter {
     return { dir: folder, card: rel('card.html'), input: rel('input.png'), combined: rel('combined.png'), overlays, ...(residual ? { residual } : {}) };
   }
 
+  /** Record entries in the folder's claim, touching the claim file only for names not recorded yet. */
+  private async record(names: string[]): Promise<void> {
+    const fresh = names.filter((n) => !this.recorded.has(n));
+    if (fresh.length === 0) return;
+    await recordOutputEntries(this.dir, fresh);
+    for (const n of fresh) this.recorded.add(n);
+  }
+
   /** Write explanations.json and index.html (after the last image). */
   async finish(doc: ExplanationDocument): Promise<void> {
-    await recordOutputEntries(this.dir, ['explanations.json', 'index.html']);
+    await this.record(['explanations.json', 'index.html']);
     await writeJsonAtomic(join(this.dir, 'explanations.json'), doc);
     await writeFileAtomic(join(this.dir, 'index.html'), indexHtml(doc, this.rows));
   }
