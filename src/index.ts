@@ -15,7 +15,8 @@ export { buildSummary, formatBuildSummary, BUILD_SUMMARY_SCHEMA, type BuildSumma
 export { Explainer, type ExplainerOptions, type ExplainImagesOptions, type ImageResult, type ImageExplanation, type ImageFailure, type Explanation, type ExplainedTerm, type ScoredClass, type ImageSource } from './explain/explain.ts';
 export { explanationDocument, EXPLANATION_SCHEMA, EXPLANATION_SCHEMA_VERSION, type ExplanationDocument, type ImageEntry } from './explain/schema.ts';
 export { PictureWriter, type PictureOptions, type ImagePictures } from './explain/report.ts';
-export { renderCard, writeCard, type CardData, type CardOptions } from './explain/card.ts';
+export { renderCard, type CardData, type CardOptions } from './explain/card-html.ts';
+export { writeCard } from './explain/card.ts';
 export { evaluateNetwork, resolveMetrics, type EvaluateOptions, type EvaluateProgress } from './evaluate/evaluate-network.ts';
 export { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, type EvaluationReport, type MetricName } from './evaluate/output/report.ts';
 export { exportExplainedModel, type ExportExplainedModelOptions, type ExportResult } from './export/onnx-export.ts';

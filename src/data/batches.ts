@@ -6,7 +6,8 @@
 import { UsageError } from '../util/errors.ts';
 import { DecodeFailure } from './decode.ts';
 import type { Geometry } from './geometry.ts';
-import { batchShape, imageTensorLength, loadImage } from './load.ts';
+import { loadImage } from './load.ts';
+import { batchShape, imageTensorLength } from './preprocess.ts';
 import type { PreprocessConfig } from './preprocess-config.ts';
 import type { Failure, ImageItem, PartLocation } from './types.ts';
 

@@ -126,7 +126,7 @@ let wasm: ResampleExports | null = null;
 /** The passes compiled to WebAssembly (src/data/wasm/resample.c), instantiated once per thread. */
 function resampler(): ResampleExports {
   if (!wasm) {
-    const bytes = Buffer.from(RESAMPLE_WASM_BASE64, 'base64');
+    const bytes = Uint8Array.from(atob(RESAMPLE_WASM_BASE64), (c) => c.charCodeAt(0));
     wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as ResampleExports;
   }
   return wasm;

@@ -1,5 +1,5 @@
 /** Small helpers of the HTML pages (demo report and viewer): escaping, relative links, number formats, display names. */
-import { escapeHtml } from '../explain/card.ts';
+import { escapeHtml } from '../explain/card-html.ts';
 import { InputError } from '../util/errors.ts';
 
 export { escapeHtml as esc };

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../util/errors.ts';
 import { VIRIDIS_LUT, viridisLevel } from './colormap.ts';
-import { checkMap, checkRange } from './image.ts';
+import { checkMap, checkRange } from './layers.ts';
 import { resizeBicubic } from './upsample.ts';
 
 /**

@@ -1,94 +1,9 @@
 /**
- * Shared pieces of the pictures: input checks, output sizes, box outlines as SVG, text escaping for
- * SVG, and the one sharp pipeline that lays RGBA layers and SVG over an RGB image and encodes PNG.
+ * The one sharp pipeline of the pictures: lays RGBA layers and SVG (layers.ts) over an RGB image and
+ * encodes PNG.
  */
 import sharp from 'sharp';
-import { InputError } from '../util/errors.ts';
-import type { Box } from './percentile.ts';
-import { toHex, type Rgb } from './palette.ts';
-
-/** Font stack for text drawn into PNGs through librsvg (DejaVu Sans ships with most Linux systems). */
-export const SVG_FONT = "'DejaVu Sans', Verdana, Arial, sans-serif";
-
-/**
- * Check an 8-bit RGB image buffer (height x width x 3, row-major interleaved); `fn` names the caller.
- * @throws InputError on a non-integer size or a buffer of the wrong length.
- */
-export function checkRgbImage(imageRgb: Uint8Array, w: number, h: number, fn: string): void {
-  if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1) throw new InputError(`${fn}: image width and height must be positive integers, got ${w} x ${h}`);
-  if (!(imageRgb instanceof Uint8Array)) throw new InputError(`${fn}: image must be a Uint8Array or Buffer of 8-bit RGB pixels`);
-  if (imageRgb.length !== w * h * 3) {
-    throw new InputError(`${fn}: image buffer has ${imageRgb.length} bytes, expected width x height x 3 = ${w} x ${h} x 3 = ${w * h * 3} (8-bit RGB, no alpha)`);
-  }
-}
-
-/**
- * Check a feature-resolution map (mh x mw float32, row-major, finite values); `what` names it.
- * @throws InputError otherwise.
- */
-export function checkMap(map: Float32Array, mh: number, mw: number, what: string): void {
-  if (!Number.isInteger(mh) || !Number.isInteger(mw) || mh < 1 || mw < 1) throw new InputError(`${what}: map height and width must be positive integers, got ${mh} x ${mw}`);
-  if (!(map instanceof Float32Array)) throw new InputError(`${what}: map must be a Float32Array`);
-  if (map.length !== mh * mw) throw new InputError(`${what}: map has ${map.length} values, expected height x width = ${mh} x ${mw} = ${mh * mw}`);
-  for (let i = 0; i < map.length; i++) {
-    if (!Number.isFinite(map[i])) throw new InputError(`${what}: value at row ${Math.floor(i / mw)}, column ${i % mw} is ${map[i]}, expected a finite number`);
-  }
-}
-
-/** Check a number option lies in [lo, hi]; `what` names it. */
-export function checkRange(v: number, lo: number, hi: number, what: string): void {
-  if (!(typeof v === 'number' && v >= lo && v <= hi)) throw new InputError(`${what}: expected a number in [${lo}, ${hi}], got ${v}`);
-}
-
-/** Output size of a w x h picture drawn at `scale` (each side rounded, at least 1 pixel). */
-export function scaledSize(w: number, h: number, scale: number, fn: string): { width: number; height: number } {
-  if (!(typeof scale === 'number' && scale > 0 && Number.isFinite(scale))) throw new InputError(`${fn}: scale must be a positive number, got ${scale}`);
-  const width = Math.max(1, Math.round(w * scale));
-  const height = Math.max(1, Math.round(h * scale));
-  if (width * height > 64e6) throw new InputError(`${fn}: scale ${scale} gives ${width} x ${height} pixels, more than the 64-megapixel limit`);
-  return { width, height };
-}
-
-/** `box` (image pixels of a w x h image) in the pixels of the same picture drawn at outW x outH. */
-export function scaleBox(box: Box, w: number, h: number, outW: number, outH: number): Box {
-  const x1 = Math.round((box.x * outW) / w);
-  const y1 = Math.round((box.y * outH) / h);
-  const x2 = Math.max(x1 + 1, Math.round(((box.x + box.width) * outW) / w));
-  const y2 = Math.max(y1 + 1, Math.round(((box.y + box.height) * outH) / h));
-  return { x: x1, y: y1, width: x2 - x1, height: y2 - y1 };
-}
-
-/**
- * SVG elements drawing the outline of `box` as four filled bands `lineWidth` pixels wide, just inside
- * the box (so the outline covers exactly the box's border pixels and never leaves it). A box no wider
- * or taller than two line widths is filled.
- */
-export function boxOutlineSvg(box: Box, colour: Rgb, lineWidth: number): string {
-  const { x, y, width: bw, height: bh } = box;
-  if (!(lineWidth >= 1 && lineWidth <= 1000)) throw new InputError(`box line width: expected a number of pixels in [1, 1000], got ${lineWidth}`);
-  const lw = Math.round(lineWidth);
-  const fill = `fill="${toHex(colour)}"`;
-  if (bw <= 2 * lw || bh <= 2 * lw) return `<rect x="${x}" y="${y}" width="${bw}" height="${bh}" ${fill}/>`;
-  return [
-    `<rect x="${x}" y="${y}" width="${bw}" height="${lw}" ${fill}/>`,
-    `<rect x="${x}" y="${y + bh - lw}" width="${bw}" height="${lw}" ${fill}/>`,
-    `<rect x="${x}" y="${y + lw}" width="${lw}" height="${bh - 2 * lw}" ${fill}/>`,
-    `<rect x="${x + bw - lw}" y="${y + lw}" width="${lw}" height="${bh - 2 * lw}" ${fill}/>`,
-  ].join('');
-}
-
-/** A full SVG document of the given size around `body`, pixel-exact (crisp edges, no scaling). */
-export function svgDocument(width: number, height: number, body: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" shape-rendering="crispEdges">${body}</svg>`;
-}
-
-/** Escape text for SVG/XML content and attribute values. */
-export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
-}
-
-/** One layer laid over the base picture: raw RGBA pixels of the output size, or an SVG document. */
-export type Layer = { rgba: Uint8Array } | { svg: string };
+import type { Layer } from './layers.ts';
 
 /**
  * Resize the RGB image (w x h) to outW x outH if needed (sharp, bicubic), lay `layers` over it in

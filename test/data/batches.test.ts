@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { batches } from '../../src/data/batches.ts';
-import { normalizationTable } from '../../src/data/load.ts';
+import { normalizationTable } from '../../src/data/preprocess.ts';
 import { makePreprocessConfig } from '../../src/data/preprocess-config.ts';
 import type { Failure, ImageItem } from '../../src/data/types.ts';
 import { InputError } from '../../src/util/errors.ts';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { parseCommand, type CommandSpec } from '../../src/cli/args.ts';
 import { preprocessCliOptions, preprocessFromArgs } from '../../src/cli/preprocess-options.ts';
 import { computeGeometry, mapPoint, roundHalfEven, shorterSideSize } from '../../src/data/geometry.ts';
-import { decodeForDisplay, loadImage, normalizationTable } from '../../src/data/load.ts';
+import { decodeForDisplay, loadImage } from '../../src/data/load.ts';
+import { normalizationTable } from '../../src/data/preprocess.ts';
 import {
   makePreprocessConfig,
   parseNormalize,

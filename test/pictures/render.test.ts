@@ -6,7 +6,7 @@ import { CATEGORICAL_PALETTE, parseHexColour } from '../../src/pictures/palette.
 import { VIRIDIS_LUT, viridis } from '../../src/pictures/colormap.ts';
 import { heatmapRgba, normaliseMap, sharedScale, upsampleMap } from '../../src/pictures/heatmap.ts';
 import { percentile, percentileBox } from '../../src/pictures/percentile.ts';
-import { prototypeBox } from '../../src/pictures/overlay.ts';
+import { prototypeBox } from '../../src/pictures/overlay-layers.ts';
 import { resizeBicubic } from '../../src/pictures/upsample.ts';
 import { InputError } from '../../src/util/errors.ts';
 
