@@ -23,6 +23,7 @@ import { escapeHtml, type CardData, type CardPrototype } from './card-html.ts';
 import type { Explainer, ImageExplanation } from './explain.ts';
 import { combinedView } from '../pictures/combined.ts';
 import { encodePng } from '../pictures/image.ts';
+import { pictureScale } from '../pictures/layers.ts';
 import { overlay } from '../pictures/overlay.ts';
 import type { ExplanationDocument } from './schema.ts';
 import { strongestRegion } from '../pictures/strongest-region.ts';
@@ -37,16 +38,6 @@ export interface PictureOptions {
    * pixels (1 for ImageNet-size inputs, 7 for 32 x 32). input.png is always the input size.
    */
   scale?: number | 'auto';
-}
-
-/** Size of readable pictures: 'auto' scales small inputs up to at least this many pixels on the longer side. */
-export const AUTO_SCALE_TARGET = 224;
-
-/** The picture scale for a w x h input. */
-export function pictureScale(w: number, h: number, scale: number | 'auto' = 'auto'): number {
-  if (scale === 'auto') return Math.max(1, Math.ceil(AUTO_SCALE_TARGET / Math.max(w, h)));
-  if (!(scale > 0 && scale <= 64)) throw new InputError(`picture scale: expected a number in (0, 64] or 'auto', got ${scale}`);
-  return scale;
 }
 
 /** The pictures of one image, paths relative to the output folder (POSIX separators). */

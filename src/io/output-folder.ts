@@ -14,7 +14,7 @@ import { makeDirs } from './dirs.ts';
 
 export const OUTPUT_CLAIM_FILE = '.protolens-output';
 
-export type OutputKind = 'explanations' | 'evaluation';
+export type OutputKind = 'explanations' | 'evaluation' | 'site';
 
 interface Claim {
   tool: 'protolens';

@@ -89,3 +89,13 @@ export function escapeXml(s: string): string {
 
 /** One layer laid over the base picture: raw RGBA pixels of the output size, or an SVG document. */
 export type Layer = { rgba: Uint8Array } | { svg: string };
+
+/** Size of readable pictures: 'auto' scales small inputs up to at least this many pixels on the longer side. */
+export const AUTO_SCALE_TARGET = 224;
+
+/** The picture scale for a w x h input. */
+export function pictureScale(w: number, h: number, scale: number | 'auto' = 'auto'): number {
+  if (scale === 'auto') return Math.max(1, Math.ceil(AUTO_SCALE_TARGET / Math.max(w, h)));
+  if (!(scale > 0 && scale <= 64)) throw new InputError(`picture scale: expected a number in (0, 64] or 'auto', got ${scale}`);
+  return scale;
+}

@@ -18,6 +18,12 @@ export interface ViewerPageData {
   classes: readonly PageClass[];
   /** Largest accepted upload in bytes. */
   maxUploadBytes: number;
+  /**
+   * Where explanations are computed: 'server' (default) posts the image to api/explain; 'site' runs
+   * the model in the page (src/site/: the module script `site-app.js` next to the page does it, and
+   * a Content-Security-Policy keeps every request inside the site).
+   */
+  mode?: 'server' | 'site';
 }
 
 const CSS = `
@@ -52,8 +58,8 @@ ${PROTOTYPE_BLOCK_CSS}
 @media (max-width: 760px) { .gallery { grid-template-columns: 1fr; } }
 `;
 
-// The page's script: class filter, and upload (form or drop) to /api/explain.
-const SCRIPT = `
+// The class filter (both modes).
+const FILTER_SCRIPT = `
 (() => {
   const q = document.getElementById('filter');
   const count = document.getElementById('filter-count');
@@ -67,7 +73,12 @@ const SCRIPT = `
   };
   q.addEventListener('input', applyFilter);
   applyFilter();
+})();
+`;
 
+// Upload (form or drop) to /api/explain: the server mode's explain form.
+const SERVER_EXPLAIN_SCRIPT = `
+(() => {
   const form = document.getElementById('explain-form');
   const input = document.getElementById('file');
   const status = document.getElementById('status');
@@ -121,15 +132,38 @@ export function viewerGallery(classes: readonly PageClass[], k: number, perProto
   return gallerySection(classes, k, perPrototype, null, classDiagnosticsLine).replace(/<img /g, '<img loading="lazy" ');
 }
 
+// Site mode, opened as file://: browsers do not run module scripts or fetch files from file:// pages
+// (Chromium refuses both), so the page says how to serve the folder instead of waiting forever.
+const FILE_URL_SCRIPT = `
+(() => {
+  if (location.protocol !== 'file:') return;
+  const status = document.getElementById('status');
+  status.className = 'error';
+  status.textContent = 'This page was opened as a file. Browsers do not load the model from file:// pages; serve this folder over HTTP instead, e.g. "npx http-server <folder>" or "python3 -m http.server -d <folder>", and open the address it prints. Any static web host works too.';
+})();
+`;
+
+/**
+ * The site mode's Content-Security-Policy: scripts, the model, onnxruntime's wasm and exemplar
+ * pictures only from the site itself (plus data: and blob: URLs the page makes); nothing else loads.
+ */
+export const SITE_CSP =
+  "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
+  "img-src 'self' data: blob:; connect-src 'self' data: blob:; worker-src 'self' blob:; frame-src 'self' about:; form-action 'none'; base-uri 'self'";
+
 /** The page as one HTML document. */
 export function renderViewerPage(d: ViewerPageData): string {
   const mb = (d.maxUploadBytes / (1024 * 1024)).toFixed(0);
+  const site = d.mode === 'site';
+  const lead = site
+    ? `The image is explained here, in this browser: it is decoded and preprocessed as the network records, run once through the explained model (onnxruntime-web), and never sent anywhere. The logit of the predicted class (or the class you name) is split into one contribution per prototype plus the bias, and the card shows where each prototype fires and its closest training patches. PNG, JPEG, GIF or WebP, up to ${mb} MB.`
+    : `The image is run through the model once; the logit of the predicted class is split into one contribution per prototype plus the bias, and the card shows where each prototype fires and its closest training patches. PNG, JPEG, GIF, WebP or TIFF, up to ${mb} MB.`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(d.title)}</title>
+${site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}">\n` : ''}<title>${esc(d.title)}</title>
 <style>${CSS}</style>
 </head>
 <body>
@@ -137,23 +171,24 @@ export function renderViewerPage(d: ViewerPageData): string {
 <main>
 <section id="explain" aria-labelledby="explain-h">
 <h2 id="explain-h">Explain an image</h2>
-<p class="lead">The image is run through the model once; the logit of the predicted class is split into one contribution per prototype plus the bias, and the card shows where each prototype fires and its closest training patches. PNG, JPEG, GIF, WebP or TIFF, up to ${mb} MB.</p>
+<p class="lead">${lead}</p>
 <div id="drop">
-<form id="explain-form" action="api/explain" method="post">
+<form id="explain-form"${site ? '' : ' action="api/explain" method="post"'}>
 <label for="file">Image</label> <input type="file" id="file" name="file" accept="image/*">
 <label for="class">Class</label> <input type="text" id="class" name="class" list="class-names" placeholder="predicted" autocomplete="off">
 <datalist id="class-names">${d.classes.map((c) => `<option value="${esc(c.name)}"></option>`).join('')}</datalist>
-<button type="submit">Explain</button>
+<button type="submit"${site ? ' disabled' : ''}>Explain</button>
 <span>or drop an image here</span>
 </form>
 </div>
-<p id="status" role="status" aria-live="polite"></p>
+<p id="status" role="status" aria-live="polite">${site ? 'Loading the model\u2026' : ''}</p>
 <iframe id="card" title="Explanation card"></iframe>
 </section>
 <div class="filter"><label for="filter">Filter classes</label> <input type="search" id="filter" placeholder="part of a class name" autocomplete="off"> <span id="filter-count"></span></div>
 ${viewerGallery(d.classes, d.k, d.perPrototype)}
 </main>
-<script>${SCRIPT}</script>
+<script>${FILTER_SCRIPT}</script>
+${site ? `<script>${FILE_URL_SCRIPT}</script>\n<script type="module" src="site-app.js"></script>` : `<script>${SERVER_EXPLAIN_SCRIPT}</script>`}
 </body>
 </html>
 `;
