@@ -195,7 +195,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
     perClassTest: [],
     report: null,
   });
-  const html = renderViewerPage({ title, networkLabel: `${network.manifest.classNames.length} classes, model ${data.model.source.name}`, k: network.k, perPrototype: exemplars?.perPrototype ?? 0, classes, maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES, mode: 'site' });
+  const html = renderViewerPage({ title, networkLabel: `model ${data.model.source.name}`, k: network.k, perPrototype: exemplars?.perPrototype ?? 0, classes, maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES, mode: 'site' });
   await writeFileAtomic(join(dir, 'index.html'), html);
   files += 3;
   bytes += Buffer.byteLength(dataText) + Buffer.byteLength(app) + Buffer.byteLength(html);

@@ -163,6 +163,7 @@ export function renderViewerPage(d: ViewerPageData): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 ${site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}">\n` : ''}<title>${esc(d.title)}</title>
 <style>${CSS}</style>
 </head>

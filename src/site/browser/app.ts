@@ -61,6 +61,8 @@ export interface SiteHandle {
   /** Resolves when the model is loaded (rejects with the reason it cannot be). */
   ready: Promise<{ loadMs: number; threads: number; ortVersion: string }>;
   last: SiteExplanation | null;
+  /** The last image as the model saw it (8-bit RGB at the input size, before normalisation). */
+  lastInput: RgbImage | null;
   /** Explain a file (as the form does); resolves with the numbers, rejects with the message shown. */
   explain(file: File, className?: string): Promise<SiteExplanation>;
 }
@@ -147,6 +149,7 @@ async function composePng(rgb: RgbImage, outW: number, outH: number, layers: rea
 
 const site = {} as SiteHandle;
 site.last = null;
+site.lastInput = null;
 window.protolensSite = site;
 
 let data: SiteData;
@@ -285,6 +288,7 @@ async function explain(file: File, className?: string): Promise<SiteExplanation>
     timings: { preprocess: t1 - t0, model: t2 - t1, render: t3 - t2, total: t3 - t0 },
   };
   site.last = result;
+  site.lastInput = rgb;
   const parts = contributions.map(fmt).join(' + ');
   say(
     `${file.name}: ${data.classNames[c]} (rank ${rankClasses(logits).indexOf(c) + 1}, p = ${(100 * probabilities[c]).toFixed(1)}%). ` +
