@@ -96,7 +96,7 @@ test('writeSite refuses folders it must not write into, and rewrites its own', a
   await assert.rejects(writeSite({ net: fx.netDir, out: foreign }), /not empty and is not a protolens site folder/);
   assert.equal(await readFile(join(foreign, 'notes.txt'), 'utf8'), 'keep');
   await assert.rejects(writeSite({ net: fx.netDir, out: join(fx.netDir, 'site') }), /inside network/);
-  await assert.rejects(writeSite({ net: fx.netDir, out: join(root, 'other-site'), percentile: 101 }), /percentile: expected a number/);
+  await assert.rejects(writeSite({ net: fx.netDir, out: join(root, 'other-site'), percentile: 101 }), /percentile: expected a finite number from 0 to 100, got 101/);
   // an earlier site is replaced, with nothing left of it that the new one does not write
   await writeSite({ net: fx.residualNetDir, out: join(root, 'other-site') });
   const again = await writeSite({ net: fx.netDir, out: join(root, 'other-site') });
