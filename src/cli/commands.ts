@@ -47,4 +47,9 @@ export const commands: readonly CommandEntry[] = [
     summary: 'Serve a local web page over a network: every class with its prototypes and exemplars, and image upload to explain.',
     load: async () => (await import('./view.ts')).viewCommand,
   },
+  {
+    name: 'site',
+    summary: 'Write a static web site that explains images in the browser (onnxruntime-web): a link to share, no install.',
+    load: async () => (await import('./site.ts')).siteCommand,
+  },
 ];

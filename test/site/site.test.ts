@@ -207,3 +207,23 @@ test('opened as a file:// page, the site says how to serve it', async () => {
   await page.waitForSelector('#status.error');
   assert.match((await page.textContent('#status')) ?? '', /opened as a file.*serve this folder over HTTP/);
 });
+
+test('protolens site through the real entry point: writes, reports JSON; usage and input errors exit 2 and 3', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/protolens.js', 'site', ...args], { encoding: 'utf8' });
+  const out = join(root, 'cli-site');
+  const ok = cli('--net', fx.netDir, '--out', out, '--title', 'Birds & co', '--json');
+  assert.equal(ok.status, 0, ok.stderr);
+  const r = JSON.parse(ok.stdout) as SiteResult;
+  assert.equal(r.dir, out);
+  assert.equal(r.classes, CLASS_NAMES.length);
+  assert.match(await readFile(join(out, 'index.html'), 'utf8'), /<title>Birds &amp; co<\/title>/);
+  const text = cli('--net', fx.netDir, '--out', out);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^wrote .*cli-site \(\d+ files, [\d.]+ MB\)\n/);
+  assert.equal(cli('--net', fx.netDir).status, 2);
+  assert.equal(cli('--net', fx.netDir, '--out', out, '--top', '0').status, 2);
+  const foreign = cli('--net', fx.netDir, '--out', join(root, 'mine'));
+  assert.equal(foreign.status, 3);
+  assert.match(foreign.stderr, /not a protolens site folder/);
+});
