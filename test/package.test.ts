@@ -28,7 +28,7 @@ function duBytes(p: string): number {
   return readdirSync(p).reduce((s, n) => s + duBytes(join(p, n)), 0);
 }
 
-test('npm pack ships dist/, bin/, the docs, README and LICENSE only; installed from the tarball the CLI runs help, inspect, build, explain and view', { timeout: 300_000 }, async () => {
+test('npm pack ships dist/, bin/, the docs, README and LICENSE only; installed from the tarball the CLI runs help, inspect, build, explain, view and site', { timeout: 300_000 }, async () => {
   const packDir = join(dir, 'pack');
   mkdirSync(packDir);
   const pack = run(npm, ['pack', '--json', '--pack-destination', packDir], process.cwd());
@@ -37,6 +37,7 @@ test('npm pack ships dist/, bin/, the docs, README and LICENSE only; installed f
   const files = info[0].files.map((f) => f.path);
   assert.ok(files.includes('dist/cli/main.js') && files.includes('dist/index.js') && files.includes('dist/index.d.ts') && files.includes('bin/protolens.js'), 'compiled entry points shipped');
   assert.ok(files.includes('dist/prototypes/class-worker.js'), 'the decomposition worker is shipped');
+  assert.ok(files.includes('dist/site/site-app.js') && !files.some((f) => f.startsWith('dist/site/browser/')), 'the site app is shipped bundled, its sources are not');
   const stray = files.filter((f) => !/^(dist\/|bin\/|docs\/[A-Za-z-]+\.md$|README\.md$|LICENSE$|package\.json$)/.test(f) || f.startsWith('dist/demo/') || /\.ts$/.test(f.replace(/\.d\.ts$/, '')));
   assert.deepEqual(stray, [], 'nothing but compiled code, the bin, the docs, the README and the licence');
   assert.ok(files.includes('LICENSE') && files.includes('docs/build.md'), 'the licence and the docs the README links are shipped');
@@ -104,4 +105,19 @@ test('npm pack ships dist/, bin/, the docs, README and LICENSE only; installed f
   } finally {
     view.kill('SIGTERM');
   }
+
+  // site: without the optional peer onnxruntime-web a clear error; with it, the site with the prebuilt app.
+  const siteOut = join(project, 'site');
+  const missing = cli(['site', '--net', join(project, 'net'), '--out', siteOut]);
+  assert.equal(missing.status, 3, missing.stderr);
+  assert.match(missing.stderr, /needs the package onnxruntime-web .*npm install onnxruntime-web@\^1\.30/);
+  assert.ok(!existsSync(siteOut), 'nothing written before the check');
+  const ortWeb = JSON.parse(readFileSync('node_modules/onnxruntime-web/package.json', 'utf8')).version as string;
+  const addOrt = run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', `onnxruntime-web@${ortWeb}`], project, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+  assert.equal(addOrt.status, 0, addOrt.stderr);
+  const site = cli(['site', '--net', join(project, 'net'), '--out', siteOut, '--json']);
+  assert.equal(site.status, 0, site.stderr);
+  assert.equal(JSON.parse(site.stdout).ort.version, ortWeb);
+  const { bundleSiteApp } = await import('../src/site/app-script.ts');
+  assert.equal(readFileSync(join(siteOut, 'site-app.js'), 'utf8'), await bundleSiteApp(), 'the shipped app is the bundle of these sources');
 });
