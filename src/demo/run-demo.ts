@@ -34,6 +34,7 @@ import { describePreprocess, pageClasses } from '../html/page-classes.ts';
 import type { DemoPageData, PageEvaluation, PageExplanation, PageStep } from '../html/page-data.ts';
 import { evaluationView } from './page/evaluation.ts';
 import { brokenReferences } from './page/links.ts';
+import { writeSite, type SiteResult } from '../site/write-site.ts';
 import { DEMO_SUMMARY_SCHEMA, DEMO_SUMMARY_VERSION, type DemoSummary, type SetFigures } from './summary.ts';
 import { classifySplit, type TestPassResult } from './test-pass.ts';
 
@@ -256,8 +257,14 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   }
   end('evaluate', 'evaluate', evaluation.status === 'done' ? `${evaluation.images} test images` : evaluation.status);
 
-  // 6. Page and summary.
-  begin('page', 'index.html');
+  // 6. Site, page and summary.
+  begin('page', 'index.html and the static site');
+  let site: SiteResult | null = null;
+  try {
+    site = await writeSite({ net: netDir, out: join(o.outDir, DEMO_LAYOUT.site), title: `protolens demo: ${record.name}` });
+  } catch (e) {
+    warn(`the static site was not written: ${(e as Error).message}`);
+  }
   const names = m.classNames;
   const exemplarsOf = explainer.exemplars;
   const classes = pageClasses({
@@ -322,6 +329,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     accuracy: { images: pass.images, correct: pass.correct, misclassified: pass.misclassified.length },
     explanations: pageExplanations,
     explanationsIndex: explained.length > 0 ? exp('index.html') : null,
+    site: site ? { index: `${DEMO_LAYOUT.site}/index.html`, megabytes: site.bytes / 1e6 } : null,
     evaluation,
     timing: { steps: [...steps], seconds: elapsedBeforePage, cached: ds.reused && built.extraction.classesCached === m.classes.length, loadAverage: loadavg(), cpus: availableParallelism(), node: process.versions.node, date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') },
     command: o.command,
@@ -347,6 +355,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     model: { path: o.model, sha256: sha },
     network: { dir: netDir, k: m.k, preset: String(opts.preset ?? o.preset), seed: m.seed, meanPartFidelity },
     accuracy: { images: pass.images, correct: pass.correct, top1: pass.accuracy, misclassified: pass.misclassified.length },
+    site: site ? resolve(site.dir) : null,
     explained: pageExplanations.map((e) => ({ image: e.image, label: names[e.label], predicted: names[e.predicted], card: join(o.outDir, e.card) })),
     evaluation:
       report && evaluation.status === 'done'

@@ -30,6 +30,8 @@ export interface DemoSummary {
   network: { dir: string; k: number; preset: string; seed: number; meanPartFidelity: number | null };
   /** The model on the test split (this is also the prototype network's accuracy: same logits). */
   accuracy: { images: number; correct: number; top1: number; misclassified: number };
+  /** The static site's folder (absolute), or null when it was not written (a warning says why). */
+  site: string | null;
   explained: { image: string; label: string; predicted: string; card: string }[];
   evaluation:
     | {

@@ -169,6 +169,8 @@ export interface DemoPageData {
   accuracy: { images: number; correct: number; misclassified: number };
   explanations: PageExplanation[];
   explanationsIndex: string | null;
+  /** The static site (protolens site) of the network: its index.html relative to the page, or null when it was not written. */
+  site: { index: string; megabytes: number } | null;
   evaluation: PageEvaluation;
   /** `cached`: the dataset and the features came from the cache (not a run from scratch). */
   timing: { steps: PageStep[]; seconds: number; cached: boolean; loadAverage: number[]; cpus: number; node: string; date: string };

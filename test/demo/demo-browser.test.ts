@@ -126,6 +126,10 @@ test('the page shows the evaluation report and build diagnostics as written', as
   assert.ok(html.includes('to make this page from scratch'));
   // Build diagnostics: one row per class with the manifest's NMF error.
   const manifest = JSON.parse(await readFile(join(out, 'network', 'manifest.json'), 'utf8'));
+  // The static site of the network, linked from the explanations section.
+  assert.equal(summary.site, join(out, 'site'));
+  assert.deepEqual(JSON.parse(await readFile(join(out, 'site', 'site.json'), 'utf8')).classNames, manifest.classNames);
+  assert.ok(html.includes('<a href="site/index.html">the network'), 'the page links the site');
   for (const c of manifest.classes) {
     const name = c.name.replace(/^\d+\./, '').replace(/_/g, ' ');
     assert.ok(html.includes(`<a href="#class-${c.index}">${name}</a></th><td class="num">${c.images}</td><td class="num">${c.diagnostics.nmfRelError.toFixed(3)}</td>`), name);

@@ -68,6 +68,7 @@ function sample(evaluation: PageEvaluation = DONE): DemoPageData {
       },
     ],
     explanationsIndex: 'explanations/index.html',
+    site: null,
     evaluation,
     timing: { steps: [{ name: 'build', seconds: 4.2, note: 'from <cache>' }], seconds: 75, cached: false, loadAverage: [1, 2, 3], cpus: 2, node: '20.0.0', date: '2026-01-01 00:00:00 UTC' },
     command: 'npm run demo',

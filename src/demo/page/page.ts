@@ -210,7 +210,7 @@ and how much each part adds to the logit, for a trained model left exactly as it
 ${overview(d)}
 ${dataSection(d)}
 ${gallerySection(d.classes, d.build.k, d.build.exemplars, region)}
-${explanationsSection(d.explanations, d.classNames, d.explanationsIndex, partsOf(d))}
+${explanationsSection(d.explanations, d.classNames, d.explanationsIndex, partsOf(d), d.site)}
 ${diagnosticsSection(d.classes, d.build.k)}
 ${evaluationSection(d.evaluation)}
 ${madeSection(d)}
