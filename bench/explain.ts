@@ -24,16 +24,13 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { loadImage } from '../src/data/load.ts';
-import { makePreprocessConfig } from '../src/data/preprocess-config.ts';
 import { rankClasses, softmax, termMaps } from '../src/network/contributions.ts';
 import { Explainer } from '../src/explain/explain.ts';
 import { PictureWriter } from '../src/explain/report.ts';
 import { strongestRegion } from '../src/pictures/strongest-region.ts';
-import { loadClassifier } from '../src/model/classifier.ts';
 import { buildResNet18 } from '../test/helpers/synthetic-nets.ts';
-import { NETWORK_SCHEMA, saveNetwork, type NetworkManifest } from '../src/network/artifact.ts';
+import { writeUniformNetwork } from './helpers/uniform-network.ts';
 import { Rng } from '../src/util/random.ts';
-import { createHash } from 'node:crypto';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, k: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' } } });
 const ROUNDS = Number(values.rounds);
@@ -56,49 +53,7 @@ const dir = await mkdtemp(join(tmpdir(), 'protolens-bench-explain-'));
 try {
   const load0 = loadavg()[0];
   const net = buildResNet18({ seed: SEED });
-  const modelPath = join(dir, 'resnet18.onnx');
-  await writeFile(modelPath, net.model);
-  const preprocess = makePreprocessConfig({ size: 224 });
-
-  // The network: W split uniformly into k parts (the last takes the float rounding).
-  const clf = await loadClassifier(modelPath, { inputSize: 224, intraOpThreads: THREADS });
-  const { numClasses: C, featureDim: D } = clf.head;
-  const { H, W } = clf.features;
-  const headWeight = Float32Array.from(clf.head.W);
-  const bias = Float32Array.from(clf.head.b);
-  await clf.close();
-  const prototypes = new Float32Array(C * K * D);
-  for (let c = 0; c < C; c++) {
-    for (let d = 0; d < D; d++) {
-      let rest = headWeight[c * D + d];
-      for (let i = 0; i < K - 1; i++) {
-        const p = Math.fround(headWeight[c * D + d] / K);
-        prototypes[(c * K + i) * D + d] = p;
-        rest -= p;
-      }
-      prototypes[(c * K + K - 1) * D + d] = rest;
-    }
-  }
-  const netDir = join(dir, 'net');
-  const manifest: NetworkManifest = {
-    schema: NETWORK_SCHEMA,
-    schemaVersion: 1,
-    generator: { name: 'protolens', version: 'bench' },
-    model: { path: '../resnet18.onnx', sha256: createHash('sha256').update(net.model).digest('hex'), inputName: net.inputName, featureTensor: net.featureTensor, logitsOutput: net.logitsName },
-    input: { height: 224, width: 224 },
-    featureMap: { height: H, width: W, channels: D, nonNegative: true },
-    preprocess,
-    dataset: { root: '.', format: 'imagefolder', split: 'all', maxImagesPerClass: null },
-    classNames: Array.from({ length: C }, (_, c) => `class_${c}`),
-    k: K,
-    options: { allocator: 'uniform', note: 'bench: W split uniformly' },
-    seed: SEED,
-    classes: [],
-    failures: [],
-    exemplars: null,
-    tensors: 'prototypes.safetensors',
-  };
-  await saveNetwork(netDir, manifest, { prototypes, initialPrototypes: prototypes, alpha: new Float32Array(C * K).fill(1), residualTerm: new Float32Array(C * D), headWeight, bias });
+  const { netDir, preprocess, C, D, H, W } = await writeUniformNetwork(dir, 'resnet18', net, K, THREADS, SEED);
 
   const ex = await Explainer.open(netDir, { threads: THREADS });
   const plain = await ort.InferenceSession.create(net.model, { executionProviders: ['cpu'], intraOpNumThreads: THREADS, graphOptimizationLevel: 'all' });
@@ -140,7 +95,7 @@ try {
     let maps: Float32Array | undefined;
     t.maps.push(await timed(() => {
       softmax(out!.logits);
-      maps = termMaps(feats, H * W, D, prototypes.subarray(c * K * D, (c + 1) * K * D), K).maps;
+      maps = termMaps(feats, H * W, D, ex.network.prototypes.subarray(c * K * D, (c + 1) * K * D), K).maps;
     }));
     t.boxes.push(await timed(() => {
       for (let i = 0; i < K; i++) strongestRegion(maps!.subarray(i * H * W, (i + 1) * H * W), H, W, 224, 224);

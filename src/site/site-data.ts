@@ -12,8 +12,11 @@ export const SITE_DATA_FILE = 'site.json';
 export const SITE_MODEL_FILE = 'model.onnx';
 /** The browser app's module, next to index.html. */
 export const SITE_APP_FILE = 'site-app.js';
-/** Folder of onnxruntime-web's files inside the site. */
+/** Folder of onnxruntime-web's files inside the site, and the files the page loads from it. */
 export const SITE_ORT_DIR = 'ort';
+export const SITE_ORT_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'] as const;
+/** onnxruntime-web's wasm-only ES module. */
+export const SITE_ORT_MODULE = `${SITE_ORT_DIR}/${SITE_ORT_FILES[0]}`;
 
 /** One exemplar patch: pictures relative to the site folder. */
 export interface SiteExemplar {

@@ -35,10 +35,10 @@ import { packageVersion } from '../util/version.ts';
 import { renderViewerPage } from '../viewer/page.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../viewer/server.ts';
 import { siteAppScript } from './app-script.ts';
-import { SITE_APP_FILE, SITE_DATA_FILE, SITE_MODEL_FILE, SITE_ORT_DIR, SITE_SCHEMA, SITE_SCHEMA_VERSION, type SiteData, type SiteExemplar } from './site-data.ts';
+import { SITE_APP_FILE, SITE_DATA_FILE, SITE_MODEL_FILE, SITE_ORT_DIR, SITE_ORT_FILES, SITE_ORT_MODULE, SITE_SCHEMA, SITE_SCHEMA_VERSION, type SiteData, type SiteExemplar } from './site-data.ts';
 
 /** onnxruntime-web's files the site needs: the wasm-only ES module, the wasm glue and binary. */
-export const ORT_WEB_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'] as const;
+export const ORT_WEB_FILES = SITE_ORT_FILES;
 
 export interface SiteOptions {
   /** Network folder (or a loaded network). */
@@ -180,7 +180,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
     },
     explain: { top: Math.min(top, network.numClasses), percentile, tolerance: DEFAULT_COMPLETENESS_TOLERANCE, maxPixels: maxDecodedPixels(), maxFileBytes: DEFAULT_MAX_UPLOAD_BYTES },
     exemplars: siteExemplars,
-    ort: { version: ortWeb.version, module: `${SITE_ORT_DIR}/${ORT_WEB_FILES[0]}`, wasmPaths: `${SITE_ORT_DIR}/` },
+    ort: { version: ortWeb.version, module: SITE_ORT_MODULE, wasmPaths: `${SITE_ORT_DIR}/` },
   };
   const dataText = `${JSON.stringify(data)}\n`;
   await writeJsonAtomic(join(dir, SITE_DATA_FILE), data);

@@ -151,6 +151,14 @@ export const SITE_CSP =
   "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
   "img-src 'self' data: blob:; connect-src 'self' data: blob:; worker-src 'self' blob:; frame-src 'self' about:; form-action 'none'; base-uri 'self'";
 
+/** Site mode: the app, the runtime's module and wasm, and the model start loading with the page. */
+const SITE_PRELOADS = [
+  '<link rel="modulepreload" href="site-app.js">',
+  '<link rel="modulepreload" href="ort/ort.wasm.min.mjs">',
+  '<link rel="preload" href="ort/ort-wasm-simd-threaded.wasm" as="fetch" type="application/wasm" crossorigin>',
+  '<link rel="preload" href="model.onnx" as="fetch" crossorigin>',
+].join('\n');
+
 /** The page as one HTML document. */
 export function renderViewerPage(d: ViewerPageData): string {
   const mb = (d.maxUploadBytes / (1024 * 1024)).toFixed(0);
@@ -164,7 +172,7 @@ export function renderViewerPage(d: ViewerPageData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-${site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}">\n` : ''}<title>${esc(d.title)}</title>
+${site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}">\n${SITE_PRELOADS}\n` : ''}<title>${esc(d.title)}</title>
 <style>${CSS}</style>
 </head>
 <body>

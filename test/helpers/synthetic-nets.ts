@@ -88,6 +88,16 @@ class NetBuilder {
     return this.op('Relu', [this.op('Add', [y, shortcut])]);
   }
 
+  /** torchvision Bottleneck (v1.5, stride on the 3x3): 1x1-bn-relu, 3x3-bn-relu, 1x1-bn (x 4 width) + shortcut, relu. */
+  bottleneck(x: string, cin: number, width: number, stride: number): string {
+    const cout = width * 4;
+    let y = this.op('Relu', [this.bn(this.conv(x, cin, width, 1, 1, 0), width)]);
+    y = this.op('Relu', [this.bn(this.conv(y, width, width, 3, stride, 1), width)]);
+    y = this.bn(this.conv(y, width, cout, 1, 1, 0), cout, 0.5);
+    const shortcut = stride !== 1 || cin !== cout ? this.bn(this.conv(x, cin, cout, 1, stride, 0, 'downsample'), cout) : x;
+    return this.op('Relu', [this.op('Add', [y, shortcut])]);
+  }
+
   /** GAP -> Flatten -> Gemm(transB = 1) to `classes` logits named `logits`. */
   head(x: string, d: number, classes: number, logits: string): void {
     const pooled = this.op('GlobalAveragePool', [x]);
@@ -197,6 +207,47 @@ export function buildResNet18(opts: ResNet18Options = {}): SyntheticNet {
   const inputShape: Dim[] = [batch, 3, size, size];
   const model = buildModel({
     name: 'resnet18',
+    nodes: b.nodes,
+    inputs: [valueInfo('input', inputShape)],
+    outputs: [valueInfo('logits', [batch, classes])],
+    initializers: b.inits,
+  });
+  return { model, inputName: 'input', logitsName: 'logits', featureTensor: x, inputShape, numClasses: classes, featureDim: c, featureSize: [s, s], inputSize: [size, size], parameters: b.parameters, seed };
+}
+
+/**
+ * ResNet-34 or ResNet-50 with torchvision's layer shapes and random weights: the ResNet-18 stem, then
+ * stages of [3, 4, 6, 3] BasicBlocks (34: 64..512 channels) or Bottlenecks (50: 256..2048), GAP,
+ * Flatten, Gemm. At 224 the feature map is 7 x 7 x 512 (34) or 7 x 7 x 2048 (50).
+ */
+export function buildResNet(depth: 34 | 50, opts: ResNet18Options = {}): SyntheticNet {
+  const seed = opts.seed ?? 0;
+  const size = opts.inputSize ?? 224;
+  const classes = opts.numClasses ?? 1000;
+  const b = new NetBuilder(new Rng(seed));
+  let x = b.op('Relu', [b.bn(b.conv('input', 3, 64, 7, 2, 3, 'conv1_'), 64)]);
+  x = b.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
+  let s = convOut(convOut(size, 7, 2, 3), 3, 2, 1);
+  let c = 64;
+  const widths = [64, 128, 256, 512];
+  [3, 4, 6, 3].forEach((blocks, stage) => {
+    for (let i = 0; i < blocks; i++) {
+      const stride = stage > 0 && i === 0 ? 2 : 1;
+      if (depth === 34) {
+        x = b.basicBlock(x, c, widths[stage], stride);
+        c = widths[stage];
+      } else {
+        x = b.bottleneck(x, c, widths[stage], stride);
+        c = widths[stage] * 4;
+      }
+      if (stride === 2) s = convOut(s, 3, 2, 1);
+    }
+  });
+  b.head(x, c, classes, 'logits');
+  const batch: Dim = opts.batch === undefined || opts.batch === 'dynamic' ? 'N' : opts.batch;
+  const inputShape: Dim[] = [batch, 3, size, size];
+  const model = buildModel({
+    name: `resnet${depth}`,
     nodes: b.nodes,
     inputs: [valueInfo('input', inputShape)],
     outputs: [valueInfo('logits', [batch, classes])],

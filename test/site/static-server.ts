@@ -9,7 +9,8 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveFolder(dir: string, opts: { isolated?: boolean } = {}): Promise<StaticServer> {
+/** `cache`: let the browser keep files for an hour (as static hosts do), instead of revalidating each time. */
+export async function serveFolder(dir: string, opts: { isolated?: boolean; cache?: boolean } = {}): Promise<StaticServer> {
   const server: Server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (opts.isolated) {
@@ -21,6 +22,10 @@ export async function serveFolder(dir: string, opts: { isolated?: boolean } = {}
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       res.end('not found');
       return;
+    }
+    if (opts.cache) {
+      const writeHead = res.writeHead.bind(res);
+      res.writeHead = ((status: number, headers?: Record<string, string>) => writeHead(status, { ...headers, 'Cache-Control': 'public, max-age=3600' })) as typeof res.writeHead;
     }
     sendFile(res, file);
   });

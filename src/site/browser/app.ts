@@ -20,7 +20,7 @@ import { combinedLayers } from '../../pictures/combined-layers.ts';
 import { pictureScale, type Layer } from '../../pictures/layers.ts';
 import { overlayLayers } from '../../pictures/overlay-layers.ts';
 import { strongestRegion } from '../../pictures/strongest-region.ts';
-import type { SiteData } from '../site-data.ts';
+import { SITE_MODEL_FILE as MODEL_FILE, SITE_ORT_MODULE as ORT_MODULE, type SiteData } from '../site-data.ts';
 
 /** The part of onnxruntime-web's API the app uses. */
 interface OrtTensor {
@@ -59,7 +59,7 @@ export interface SiteExplanation {
 
 export interface SiteHandle {
   /** Resolves when the model is loaded (rejects with the reason it cannot be). */
-  ready: Promise<{ loadMs: number; threads: number; ortVersion: string }>;
+  ready: Promise<{ loadMs: number; phases: { siteData: number; ortAndModelFetch: number; runtimeAndSession: number }; threads: number; ortVersion: string }>;
   last: SiteExplanation | null;
   /** The last image as the model saw it (8-bit RGB at the input size, before normalisation). */
   lastInput: RgbImage | null;
@@ -158,20 +158,31 @@ let session: OrtSession;
 let threads = 1;
 
 site.ready = (async () => {
+  // site.json, onnxruntime-web and the model are fetched at once (the page preloads the runtime's
+  // module and wasm too); compiling the 14 MB wasm is most of the wait on a first visit.
   const t0 = performance.now();
-  const res = await fetch('site.json');
-  if (!res.ok) throw new Error(`site.json: HTTP ${res.status}`);
-  data = (await res.json()) as SiteData;
-  ort = (await import(/* webpackIgnore: true */ new URL(data.ort.module, document.baseURI).href)) as Ort;
+  const dataP = fetch('site.json').then(async (res) => {
+    if (!res.ok) throw new Error(`site.json: HTTP ${res.status}`);
+    return (await res.json()) as SiteData;
+  });
+  const ortP = import(/* webpackIgnore: true */ new URL(ORT_MODULE, document.baseURI).href) as Promise<Ort>;
+  const modelP = fetch(MODEL_FILE).then(async (res) => {
+    if (!res.ok) throw new Error(`${MODEL_FILE}: HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  });
+  data = await dataP;
+  const t1 = performance.now();
+  say(`Loading the model (${(data.model.bytes / 1e6).toFixed(1)} MB)\u2026`);
+  ort = await ortP;
   ort.env.wasm.wasmPaths = new URL(data.ort.wasmPaths, document.baseURI).href;
   threads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
   ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
-  say(`Loading the model (${(data.model.bytes / 1e6).toFixed(1)} MB)\u2026`);
-  const modelRes = await fetch(data.model.file);
-  if (!modelRes.ok) throw new Error(`${data.model.file}: HTTP ${modelRes.status}`);
-  session = await ort.InferenceSession.create(new Uint8Array(await modelRes.arrayBuffer()), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  return { loadMs: performance.now() - t0, threads, ortVersion: data.ort.version };
+  const model = await modelP;
+  const t2 = performance.now();
+  session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const t3 = performance.now();
+  return { loadMs: t3 - t0, phases: { siteData: t1 - t0, ortAndModelFetch: t2 - t1, runtimeAndSession: t3 - t2 }, threads, ortVersion: data.ort.version };
 })();
 
 /** Explain one file: the numbers, and the card in the frame. */
