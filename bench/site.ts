@@ -10,10 +10,14 @@
  *   Node's on the same file, and against Node's on exactly the pixels the browser saw (the model
  *   part alone); the same images as PNG: pixels must be identical.
  *
+ * With --model resnet50 (or resnet34) the network is a torchvision-shaped model with random weights,
+ * 1000 classes, k (default 10) prototypes per class, and the images synthetic 500 x 375 JPEGs.
+ *
  *   npm run demo   # once, for demo-output/network and the dataset
  *   node --import tsx bench/site.ts [--net demo-output/network] [--images 40]
+ *   node --import tsx bench/site.ts --model resnet50 [--k 10] [--images 6]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,21 +30,45 @@ import { loadNetwork } from '../src/network/artifact.ts';
 import { writeSite } from '../src/site/write-site.ts';
 import { openBrowser } from '../test/helpers/browser.ts';
 import { serveFolder } from '../test/site/static-server.ts';
+import { buildResNet } from '../test/helpers/synthetic-nets.ts';
+import { writeUniformNetwork } from './helpers/uniform-network.ts';
 
-const { values } = parseArgs({ options: { net: { type: 'string', default: 'demo-output/network' }, images: { type: 'string', default: '40' } } });
+const { values } = parseArgs({
+  options: { net: { type: 'string', default: 'demo-output/network' }, images: { type: 'string', default: '40' }, model: { type: 'string' }, k: { type: 'string', default: '10' } },
+});
 const N = Number(values.images);
-const netDir = resolve(values.net!);
+const dir = await mkdtemp(join(tmpdir(), 'protolens-bench-site-'));
+let netDir: string;
+let jpegs: string[];
+if (values.model !== undefined) {
+  // A torchvision-shaped model with random weights, 1000 classes, prototypes = the head split uniformly.
+  if (values.model !== 'resnet50' && values.model !== 'resnet34') throw new Error(`--model: expected resnet34 or resnet50, got '${values.model}'`);
+  const net = buildResNet(values.model === 'resnet50' ? 50 : 34);
+  netDir = (await writeUniformNetwork(dir, values.model, net, Number(values.k), 2)).netDir;
+  jpegs = [];
+  for (let i = 0; i < N; i++) {
+    const raw = Buffer.alloc(500 * 375 * 3);
+    for (let p = 0; p < raw.length; p++) raw[p] = ((Math.floor(p / 3) % 500) * (0.3 + 0.1 * i) + ((p % 3) * 60 + Math.floor(p / 1500) * 0.5)) % 256;
+    const file = join(dir, `photo-${i}.jpg`);
+    await writeFile(file, await sharp(raw, { raw: { width: 500, height: 375, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
+    jpegs.push(file);
+  }
+} else {
+  netDir = resolve(values.net!);
+  jpegs = [];
+}
 const network = await loadNetwork(netDir).catch((e) => {
-  console.error(`bench/site: ${(e as Error).message}\nrun 'npm run demo' first (or pass --net)`);
+  console.error(`bench/site: ${(e as Error).message}\nrun 'npm run demo' first (or pass --net or --model)`);
   process.exit(2);
 });
 const cfg = { ...validatePreprocessConfig(network.manifest.preprocess, 'manifest'), cropToBox: false };
-const dsRoot = resolve(netDir, network.manifest.dataset.root);
-const test = await openDataset(dsRoot, { format: 'cub', split: 'test' });
-const all: string[] = [];
-for await (const it of test.items()) all.push(it.path);
-const step = Math.max(1, Math.floor(all.length / N));
-const jpegs = all.filter((_, i) => i % step === 0).slice(0, N);
+if (values.model === undefined) {
+  const test = await openDataset(resolve(netDir, network.manifest.dataset.root), { format: 'cub', split: 'test' });
+  const all: string[] = [];
+  for await (const it of test.items()) all.push(it.path);
+  const step = Math.max(1, Math.floor(all.length / N));
+  jpegs = all.filter((_, i) => i % step === 0).slice(0, N);
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -62,7 +90,6 @@ async function nodeExplain(paths: string[], classIndex?: number): Promise<ImageE
   return out;
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'protolens-bench-site-'));
 try {
   const load0 = loadavg()[0];
   const t0 = performance.now();
@@ -174,7 +201,7 @@ try {
     JSON.stringify(
       {
         bench: 'site',
-        network: netDir,
+        network: values.model ?? netDir,
         classes: site.classes,
         k: site.k,
         input: cfg.size,
