@@ -138,6 +138,10 @@ test('in Chromium: a PNG is preprocessed exactly as in Node and explained with t
   });
   assert.ok(widths.length >= 2 + 3 && widths.every((w) => w > 0), `card pictures: ${widths}`);
   assert.match((await page.textContent('#status')) ?? '', /Logit .* = .* \(bias\)\./);
+  // an in-card link scrolls within the card; the frame keeps showing it
+  await frame.locator('a[href="#proto-2"]').click();
+  assert.equal(await frame.locator('h1').count(), 1);
+  assert.equal(await page.$eval('#card', (f) => (f as HTMLIFrameElement).contentDocument!.URL), 'about:srcdoc');
 
   const origin = new URL(server.url).origin;
   assert.deepEqual(requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')), [], 'no request leaves the site');

@@ -319,6 +319,18 @@ site.explain = async (file, className) => {
   }
 };
 
+// The card is a srcdoc document whose relative URLs resolve against this page, so its in-card links
+// (#proto-N) would load this page into the frame: they scroll inside the card instead.
+$<HTMLIFrameElement>('card').addEventListener('load', (ev) => {
+  const doc = (ev.target as HTMLIFrameElement).contentDocument;
+  doc?.addEventListener('click', (e) => {
+    const a = (e.target as Element | null)?.closest?.('a[href^="#"]');
+    if (!a) return;
+    e.preventDefault();
+    doc.getElementById(decodeURIComponent(a.getAttribute('href')!.slice(1)))?.scrollIntoView();
+  });
+});
+
 const form = $<HTMLFormElement>('explain-form');
 const input = $<HTMLInputElement>('file');
 const classInput = $<HTMLInputElement>('class');
