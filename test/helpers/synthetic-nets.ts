@@ -188,39 +188,16 @@ export interface ResNet18Options {
  * map is 7 x 7 x 512.
  */
 export function buildResNet18(opts: ResNet18Options = {}): SyntheticNet {
-  const seed = opts.seed ?? 0;
-  const size = opts.inputSize ?? 224;
-  const classes = opts.numClasses ?? 1000;
-  const b = new NetBuilder(new Rng(seed));
-  let x = b.op('Relu', [b.bn(b.conv('input', 3, 64, 7, 2, 3, 'conv1_'), 64)]);
-  x = b.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
-  let s = convOut(convOut(size, 7, 2, 3), 3, 2, 1);
-  let c = 64;
-  for (const [cout, stride] of [[64, 1], [128, 2], [256, 2], [512, 2]] as const) {
-    x = b.basicBlock(x, c, cout, stride);
-    x = b.basicBlock(x, cout, cout, 1);
-    if (stride === 2) s = convOut(s, 3, 2, 1);
-    c = cout;
-  }
-  b.head(x, c, classes, 'logits');
-  const batch: Dim = opts.batch === undefined || opts.batch === 'dynamic' ? 'N' : opts.batch;
-  const inputShape: Dim[] = [batch, 3, size, size];
-  const model = buildModel({
-    name: 'resnet18',
-    nodes: b.nodes,
-    inputs: [valueInfo('input', inputShape)],
-    outputs: [valueInfo('logits', [batch, classes])],
-    initializers: b.inits,
-  });
-  return { model, inputName: 'input', logitsName: 'logits', featureTensor: x, inputShape, numClasses: classes, featureDim: c, featureSize: [s, s], inputSize: [size, size], parameters: b.parameters, seed };
+  return buildResNet(18, opts);
 }
 
 /**
- * ResNet-34 or ResNet-50 with torchvision's layer shapes and random weights: the ResNet-18 stem, then
- * stages of [3, 4, 6, 3] BasicBlocks (34: 64..512 channels) or Bottlenecks (50: 256..2048), GAP,
- * Flatten, Gemm. At 224 the feature map is 7 x 7 x 512 (34) or 7 x 7 x 2048 (50).
+ * ResNet-18, -34 or -50 with torchvision's layer shapes and random weights: conv 7x7/2 (64), BN,
+ * ReLU, max pool 3x3/2, then stages of [2, 2, 2, 2] (18) or [3, 4, 6, 3] (34) BasicBlocks (64..512
+ * channels) or [3, 4, 6, 3] Bottlenecks (50: 256..2048), GAP, Flatten, Gemm. At 224 the feature map
+ * is 7 x 7 x 512 (18, 34) or 7 x 7 x 2048 (50).
  */
-export function buildResNet(depth: 34 | 50, opts: ResNet18Options = {}): SyntheticNet {
+export function buildResNet(depth: 18 | 34 | 50, opts: ResNet18Options = {}): SyntheticNet {
   const seed = opts.seed ?? 0;
   const size = opts.inputSize ?? 224;
   const classes = opts.numClasses ?? 1000;
@@ -230,10 +207,10 @@ export function buildResNet(depth: 34 | 50, opts: ResNet18Options = {}): Synthet
   let s = convOut(convOut(size, 7, 2, 3), 3, 2, 1);
   let c = 64;
   const widths = [64, 128, 256, 512];
-  [3, 4, 6, 3].forEach((blocks, stage) => {
+  (depth === 18 ? [2, 2, 2, 2] : [3, 4, 6, 3]).forEach((blocks, stage) => {
     for (let i = 0; i < blocks; i++) {
       const stride = stage > 0 && i === 0 ? 2 : 1;
-      if (depth === 34) {
+      if (depth !== 50) {
         x = b.basicBlock(x, c, widths[stage], stride);
         c = widths[stage];
       } else {
