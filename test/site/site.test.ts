@@ -38,9 +38,9 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function nodeExplain(images: string[], classIndex?: number): Promise<ImageExplanation[]> {
+async function nodeExplain(images: string[], classIndex?: number, net = fx.netDir): Promise<ImageExplanation[]> {
   const out: ImageExplanation[] = [];
-  for await (const r of explainImages(fx.netDir, images, { keepRgb: true, ...(classIndex !== undefined ? { classIndex } : {}) }) as AsyncGenerator<ImageResult>) {
+  for await (const r of explainImages(net, images, { keepRgb: true, ...(classIndex !== undefined ? { classIndex } : {}) }) as AsyncGenerator<ImageResult>) {
     assert.equal(r.status, 'ok', JSON.stringify(r));
     out.push(r as ImageExplanation);
   }
@@ -202,6 +202,28 @@ test('in Chromium with cross-origin isolation: threads, same numbers', async () 
     assert.ok(maxRel(last.logits, ref.logits) <= 1e-4);
   } finally {
     await isolated.close();
+  }
+});
+
+test('in Chromium: a network with a residual term (allocator none) shows it, and the sum still gives the logit', async () => {
+  const residualSite = await writeSite({ net: fx.residualNetDir, out: join(root, 'residual-site') });
+  const srv = await serveFolder(residualSite.dir);
+  try {
+    const { page } = browser;
+    await page.goto(srv.url);
+    await page.evaluate(() => window.protolensSite.ready);
+    const png = fx.images.find((f) => f.endsWith('.png'))!;
+    const [ref] = await nodeExplain([png], undefined, fx.residualNetDir);
+    assert.ok(ref.explained.residual, 'the fixture has a residual term');
+    const { last } = await upload(png);
+    assert.ok(last);
+    assert.ok(last.residual !== null);
+    assert.ok(Math.abs(last.residual - ref.explained.residual.contribution) <= 1e-4 * Math.max(1, Math.abs(ref.explained.residual.contribution)));
+    assert.ok(maxRel(last.contributions, ref.explained.prototypes.map((p) => p.contribution)) <= 1e-4);
+    assert.equal(await page.frameLocator('#card').locator('article.proto').count(), 4, 'three prototypes and the residual term');
+    assert.match((await page.textContent('#status')) ?? '', /\(residual\)/);
+  } finally {
+    await srv.close();
   }
 });
 

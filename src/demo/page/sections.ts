@@ -57,7 +57,7 @@ export function explanationsSection(list: readonly PageExplanation[], names: rea
 <p class="lead">Each test image is cropped to its box and resized to 64 \u00d7 64, as in training. Beside it, each prototype of the
 predicted class: its heatmap over the image (yellow = strong) and its strongest region (box), with its contribution to the
 logit. The numbers are exact: contributions + bias = the model's own logit, to float precision.${index ? ` All cards: <a href="${url(index, 'explanations index')}">explanations/index.html</a>.` : ''}</p>
-${site ? `<p class="lead" id="site-link"><b>Explain your own images in the browser:</b> <a href="${url(site.index, 'site')}">the network's static site</a> (${site.megabytes.toFixed(1)} MB, written by <code>protolens site</code>) runs the model in the page with onnxruntime-web; nothing is uploaded. Browsers load it only over HTTP: serve its folder with any static web server (<code>python3 -m http.server -d demo-output/site</code>, or publish it), then open the address.</p>` : ''}
+${site ? `<p class="lead" id="site-link"><b>Explain your own images in the browser:</b> <a href="${url(site.index, 'site')}">the network's static site</a> (${site.megabytes.toFixed(1)} MB, written by <code>protolens site</code>) runs the model in the page with onnxruntime-web; nothing is uploaded. Browsers load it only over HTTP: serve the <code>site</code> folder next to this page with any static web server (from this folder: <code>python3 -m http.server -d site</code>) or publish it, then open the address.</p>` : ''}
 ${body}
 </section>`;
 }
