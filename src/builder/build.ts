@@ -228,7 +228,16 @@ async function buildInto(
         const ce = await writeClassExemplars(
           scorer,
           { classIndex: c, className: classNames[c], features: cf.features, items, prototypes: r.prototypes, k, H, W: Wd, D },
-          { dir: out.staging, datasetRoot: o.data, preprocess: cfg, perPrototype: o.exemplars, percentile: o.exemplarPercentile },
+          {
+            dir: out.staging,
+            datasetRoot: o.data,
+            preprocess: cfg,
+            perPrototype: o.exemplars,
+            percentile: o.exemplarPercentile,
+            format: o.exemplarFormat,
+            quality: o.exemplarQuality,
+            contextSize: o.exemplarContextSize,
+          },
         );
         exemplarClasses.push(ce);
         pictures += 2 * ce.prototypes.reduce((a, p) => a + p.length, 0);
@@ -274,6 +283,9 @@ async function buildInto(
           batchSize: o.batchSize,
           exemplars: o.exemplars,
           exemplarPercentile: o.exemplarPercentile,
+          exemplarFormat: o.exemplarFormat,
+          exemplarQuality: o.exemplarQuality,
+          exemplarContextSize: o.exemplarContextSize,
           strict: o.strict,
         },
       },

@@ -5,8 +5,8 @@
  * top m images by score are the prototype's exemplars, at most one patch per image; ties go to the
  * image listed first. Each patch is the box of the pixels at or above the 95th percentile of the
  * map upsampled bicubically to the model's input (ProtoPNet's crop), cut from the image as the model
- * saw it, and saved as a PNG crop plus a context PNG (the whole image with the box and a faint
- * heatmap).
+ * saw it, and saved as a crop plus a context picture (the whole image with the box and a faint
+ * heatmap, its longer side 112 px by default), WebP quality 80 by default (PNG on request).
  *
  * The files and the index format: src/network/exemplar-index.ts.
  */
@@ -17,6 +17,7 @@ import { decodeForDisplay } from '../data/load.ts';
 import { type ImageItem } from '../data/types.ts';
 import { type PreprocessConfig } from '../data/preprocess-config.ts';
 import { boxOnImage, crop } from '../pictures/overlay.ts';
+import { pictureExtension, type PictureEncoding } from '../pictures/image.ts';
 import { prototypeBox } from '../pictures/overlay-layers.ts';
 import { buildModel, node, valueInfo } from '../onnx/builder.ts';
 import { EXEMPLARS_DIR, type ClassExemplars, type ExemplarEntry } from '../network/exemplar-index.ts';
@@ -26,6 +27,20 @@ import { InputError } from '../util/errors.ts';
 export const DEFAULT_EXEMPLARS = 5;
 /** Default percentile of the upsampled map that makes the crop box. */
 export const DEFAULT_EXEMPLAR_PERCENTILE = 95;
+/**
+ * Default picture format of exemplars: WebP, lossy, quality 80 (a 70 x 70 patch of a photo is a few
+ * kB instead of the 10-15 kB of a PNG; every current browser shows WebP). 'png' keeps them lossless.
+ */
+export const EXEMPLAR_FORMATS = ['webp', 'png'] as const;
+export type ExemplarFormat = (typeof EXEMPLAR_FORMATS)[number];
+export const DEFAULT_EXEMPLAR_FORMAT: ExemplarFormat = 'webp';
+export const DEFAULT_EXEMPLAR_QUALITY = 80;
+/**
+ * Default longer side, in pixels, of an exemplar's context picture (the training image as the model
+ * saw it, with the patch boxed): 112, half a 224 input, enough to see where the patch sits; inputs
+ * smaller than this stay at their size.
+ */
+export const DEFAULT_EXEMPLAR_CONTEXT_SIZE = 112;
 
 /** One prototype's choice: images (indices into the class's image list) and their scores, best first. */
 export interface ExemplarChoice {
@@ -121,6 +136,11 @@ export interface ExemplarSettings {
   perPrototype?: number;
   /** Percentile of the upsampled map that makes the box (default 95). */
   percentile?: number;
+  /** Picture format (default webp) and WebP quality (default 80). */
+  format?: ExemplarFormat;
+  quality?: number;
+  /** Longer side of the context picture in pixels (default 112; never enlarged beyond the input size). */
+  contextSize?: number;
 }
 
 const posix = (p: string) => p.split(sep).join('/');
@@ -139,6 +159,9 @@ export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassEx
   const { maps, scores } = await scorer.score(features, n, hw, D, prototypes, k);
   const chosen = selectExemplars(scores, n, k, m);
   const [inH, inW] = settings.preprocess.size;
+  const encoding: PictureEncoding = (settings.format ?? DEFAULT_EXEMPLAR_FORMAT) === 'png' ? { format: 'png' } : { format: 'webp', quality: settings.quality ?? DEFAULT_EXEMPLAR_QUALITY };
+  const ext = pictureExtension(encoding);
+  const contextScale = Math.min(1, (settings.contextSize ?? DEFAULT_EXEMPLAR_CONTEXT_SIZE) / Math.max(inW, inH));
   const folder = `c${String(classIndex).padStart(5, '0')}`;
   await mkdir(join(settings.dir, EXEMPLARS_DIR, folder), { recursive: true });
   const pictures = new Map<number, Promise<Uint8Array>>();
@@ -164,10 +187,13 @@ export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassEx
     const box = prototypeBox(map, H, W, inW, inH, pct);
     const rgb = await picture(j);
     const base = `${EXEMPLARS_DIR}/${folder}/p${i}_${r}`;
-    const cropPath = `${base}.png`;
-    const contextPath = `${base}_context.png`;
+    const cropPath = `${base}${ext}`;
+    const contextPath = `${base}_context${ext}`;
     // Plain writes: the index (written atomically, after every picture) is what makes them part of the network.
-    const [cropPng, contextPng] = await Promise.all([crop(rgb, inW, inH, box), boxOnImage(rgb, inW, inH, box, { heatmap: { map, height: H, width: W } })]);
+    const [cropPng, contextPng] = await Promise.all([
+      crop(rgb, inW, inH, box, 1, 'cubic', encoding),
+      boxOnImage(rgb, inW, inH, box, { heatmap: { map, height: H, width: W }, scale: contextScale, encoding }),
+    ]);
     await Promise.all([writeFile(join(settings.dir, cropPath), cropPng), writeFile(join(settings.dir, contextPath), contextPng)]);
     return { item: items[j].id, image: posix(relative(settings.datasetRoot, items[j].path)), score, position, box, crop: cropPath, context: contextPath };
   };

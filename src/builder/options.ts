@@ -11,10 +11,10 @@ import type { PreprocessOptions } from '../data/preprocess-config.ts';
 import type { LoadClassifierOptions } from '../model/classifier.ts';
 
 type InputLayout = NonNullable<LoadClassifierOptions['inputLayout']>;
-import { DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLARS } from './exemplars.ts';
+import { DEFAULT_EXEMPLAR_CONTEXT_SIZE, DEFAULT_EXEMPLAR_FORMAT, DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLAR_QUALITY, DEFAULT_EXEMPLARS, EXEMPLAR_FORMATS, type ExemplarFormat } from './exemplars.ts';
 import { resolveOptions, type DecomposeOptions, type ResolvedOptions } from '../prototypes/options.ts';
 import { InputError } from '../util/errors.ts';
-import { checkedInteger, checkedNumber, optional } from '../util/options.ts';
+import { checkedChoice, checkedInteger, checkedNumber, optional } from '../util/options.ts';
 
 /** Folder name of the default feature cache, created next to the network folder. */
 export const DEFAULT_CACHE_NAME = '.protolens-cache';
@@ -60,6 +60,12 @@ export interface BuildOptions {
   exemplars?: number;
   /** Percentile of the upsampled map that makes an exemplar's box (default 95). */
   exemplarPercentile?: number;
+  /** Exemplar picture format: 'webp' (default, lossy) or 'png'. */
+  exemplarFormat?: ExemplarFormat;
+  /** WebP quality of exemplar pictures, 1-100 (default 80). */
+  exemplarQuality?: number;
+  /** Longer side of exemplar context pictures in pixels (default 112). */
+  exemplarContextSize?: number;
   /** Undecodable images are an error instead of being skipped and listed (default false). */
   strict?: boolean;
   /** Aborting stops the build at the next batch or class; finished classes stay cached. */
@@ -90,6 +96,9 @@ export interface ResolvedBuildOptions {
   cache: string;
   exemplars: number;
   exemplarPercentile: number;
+  exemplarFormat: ExemplarFormat;
+  exemplarQuality: number;
+  exemplarContextSize: number;
   strict: boolean;
 }
 
@@ -134,6 +143,9 @@ export function resolveBuildOptions(o: BuildOptions): ResolvedBuildOptions {
     cache: resolve(o.cache ?? defaultCacheDir(o.out)),
     exemplars: int('exemplars', o.exemplars, 0) ?? DEFAULT_EXEMPLARS,
     exemplarPercentile: pct,
+    exemplarFormat: optional(o.exemplarFormat, DEFAULT_EXEMPLAR_FORMAT, (x) => checkedChoice('option exemplarFormat', x, EXEMPLAR_FORMATS)),
+    exemplarQuality: optional(o.exemplarQuality, DEFAULT_EXEMPLAR_QUALITY, (x) => checkedInteger('option exemplarQuality', x, 1, 100)),
+    exemplarContextSize: int('exemplarContextSize', o.exemplarContextSize, 8) ?? DEFAULT_EXEMPLAR_CONTEXT_SIZE,
     strict: o.strict ?? false,
   };
 }

@@ -7,7 +7,7 @@ import { buildSummary, formatBuildSummary } from '../builder/summary.ts';
 import { parseSize, type PreprocessOptions } from '../data/preprocess-config.ts';
 import { preprocessCliOptions, preprocessFromArgs } from './preprocess-options.ts';
 import { BuildInterrupted } from '../features/extract.ts';
-import { DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLARS } from '../builder/exemplars.ts';
+import { DEFAULT_EXEMPLAR_CONTEXT_SIZE, DEFAULT_EXEMPLAR_FORMAT, DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLAR_QUALITY, DEFAULT_EXEMPLARS, EXEMPLAR_FORMATS } from '../builder/exemplars.ts';
 import type { DecomposeOptions } from '../prototypes/options.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
@@ -55,6 +55,9 @@ const options: Record<string, OptionSpec> = {
   cache: { type: 'string', value: 'DIR', description: `feature cache root (default: NET_DIR/../${DEFAULT_CACHE_NAME})` },
   exemplars: { type: 'string', value: 'M', description: 'exemplar patches per prototype (0: none)', default: String(DEFAULT_EXEMPLARS) },
   'exemplar-percentile': { type: 'string', value: 'P', description: "percentile of the upsampled map that makes an exemplar's box", default: String(DEFAULT_EXEMPLAR_PERCENTILE) },
+  'exemplar-format': { type: 'string', value: 'webp|png', description: 'exemplar picture format: lossy WebP (small) or lossless PNG', default: DEFAULT_EXEMPLAR_FORMAT },
+  'exemplar-quality': { type: 'string', value: 'Q', description: 'WebP quality of exemplar pictures (1-100)', default: String(DEFAULT_EXEMPLAR_QUALITY) },
+  'exemplar-context-size': { type: 'string', value: 'PX', description: "longer side of an exemplar's context picture (the training image with the patch boxed), never above the input size", default: String(DEFAULT_EXEMPLAR_CONTEXT_SIZE) },
   strict: { type: 'boolean', description: 'fail on the first undecodable image instead of skipping and listing it' },
   json: { type: 'boolean', description: 'print the build summary as JSON on stdout (layout in docs/build.md)' },
   quiet: { type: 'boolean', description: 'no progress and no summary (warnings and errors still go to stderr; --json still prints its summary)' },
@@ -138,6 +141,8 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
   const pct = str(values, 'exemplar-percentile');
   const percentile = pct === undefined ? undefined : Number(pct);
   if (percentile !== undefined && !(percentile >= 0 && percentile <= 100)) throw new UsageError(`--exemplar-percentile: expected a number in [0, 100], got '${pct}'`);
+  const quality = intOption(values, 'exemplar-quality');
+  if (quality !== undefined && quality > 100) throw new UsageError(`--exemplar-quality: expected an integer from 1 to 100, got '${String(values['exemplar-quality'])}'`);
   const inputSize = str(values, 'input-size');
   const layout = str(values, 'input-layout');
   if (layout !== undefined && !['NCHW', 'NHWC'].includes(layout.toUpperCase())) throw new UsageError(`--input-layout: expected NCHW or NHWC, got '${layout}'`);
@@ -166,6 +171,9 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
     ...(str(values, 'cache') !== undefined ? { cache: str(values, 'cache') } : {}),
     exemplars: intOption(values, 'exemplars', 0),
     ...(percentile !== undefined ? { exemplarPercentile: percentile } : {}),
+    exemplarFormat: oneOfOption(values, 'exemplar-format', EXEMPLAR_FORMATS),
+    exemplarQuality: quality,
+    exemplarContextSize: intOption(values, 'exemplar-context-size', 8),
     strict: values.strict === true,
   };
   return opts;

@@ -28,7 +28,19 @@ export async function composeRgb(imageRgb: Uint8Array, w: number, h: number, out
 
 /** Encode 8-bit RGB pixels (w x h x 3) as PNG. */
 export function encodePng(rgb: Uint8Array, w: number, h: number): Promise<Buffer> {
-  return sharp(asBuffer(rgb), { raw: { width: w, height: h, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  return encodePicture(rgb, w, h, { format: 'png' });
+}
+
+/** How a picture is stored: lossless PNG, or lossy WebP at a quality (1-100). */
+export type PictureEncoding = { format: 'png' } | { format: 'webp'; quality: number };
+
+/** File extension of an encoding ('.png', '.webp'). */
+export const pictureExtension = (e: PictureEncoding): string => `.${e.format}`;
+
+/** Encode 8-bit RGB pixels (w x h x 3) as the encoding says. */
+export function encodePicture(rgb: Uint8Array, w: number, h: number, e: PictureEncoding): Promise<Buffer> {
+  const img = sharp(asBuffer(rgb), { raw: { width: w, height: h, channels: 3 } });
+  return (e.format === 'webp' ? img.webp({ quality: e.quality, effort: 4 }) : img.png({ compressionLevel: 6 })).toBuffer();
 }
 
 /** View a Uint8Array as a Buffer without copying. */

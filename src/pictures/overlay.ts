@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { InputError } from '../util/errors.ts';
 import { intensityRgba, normaliseMap, upsampleMap } from './heatmap.ts';
-import { asBuffer, composeRgb, encodePng } from './image.ts';
+import { asBuffer, composeRgb, encodePicture, encodePng, type PictureEncoding } from './image.ts';
 import { boxOutlineSvg, checkRgbImage, type Layer, scaleBox, scaledSize, svgDocument } from './layers.ts';
 import { BOX_DEFAULTS, overlayLayers, type OverlayOptions } from './overlay-layers.ts';
 import { parseHexColour } from './palette.ts';
@@ -29,18 +29,19 @@ export async function overlay(imageRgb: Uint8Array, w: number, h: number, map: F
 export type CropKernel = 'nearest' | 'cubic' | 'lanczos3';
 
 /**
- * The patch `box` of the image (w x h x 3, 8-bit RGB) as PNG, e.g. an exemplar patch from a training
- * image. `scale` (default 1) resizes the patch by that factor (sharp, `kernel`, default 'cubic').
+ * The patch `box` of the image (w x h x 3, 8-bit RGB) as PNG (or as `encoding` says), e.g. an
+ * exemplar patch from a training image. `scale` (default 1) resizes the patch by that factor (sharp,
+ * `kernel`, default 'cubic').
  * @throws InputError when the box is not inside the image.
  */
-export async function crop(imageRgb: Uint8Array, w: number, h: number, box: Box, scale = 1, kernel: CropKernel = 'cubic'): Promise<Buffer> {
+export async function crop(imageRgb: Uint8Array, w: number, h: number, box: Box, scale = 1, kernel: CropKernel = 'cubic', encoding: PictureEncoding = { format: 'png' }): Promise<Buffer> {
   checkRgbImage(imageRgb, w, h, 'crop');
   checkBox(box, w, h, 'crop box');
   const out = scaledSize(box.width, box.height, scale, 'crop');
   if (!['nearest', 'cubic', 'lanczos3'].includes(kernel)) throw new InputError(`crop kernel: expected 'nearest', 'cubic' or 'lanczos3', got '${kernel}'`);
   let img = sharp(asBuffer(imageRgb), { raw: { width: w, height: h, channels: 3 } }).extract({ left: box.x, top: box.y, width: box.width, height: box.height });
   if (out.width !== box.width || out.height !== box.height) img = img.resize(out.width, out.height, { fit: 'fill', kernel });
-  return img.png({ compressionLevel: 6 }).toBuffer();
+  return (encoding.format === 'webp' ? img.webp({ quality: encoding.quality, effort: 4 }) : img.png({ compressionLevel: 6 })).toBuffer();
 }
 
 /** Options of `boxOnImage`. */
@@ -55,6 +56,8 @@ export interface BoxOnImageOptions {
   boxWidth?: number;
   /** Output size as a multiple of the image size; default 1. */
   scale?: number;
+  /** PNG (default) or WebP. */
+  encoding?: PictureEncoding;
 }
 
 /**
@@ -75,5 +78,5 @@ export async function boxOnImage(imageRgb: Uint8Array, w: number, h: number, box
   const colour = parseHexColour(opts.boxColour ?? BOX_DEFAULTS.colour, 'boxOnImage boxColour');
   layers.push({ svg: svgDocument(out.width, out.height, boxOutlineSvg(scaleBox(box, w, h, out.width, out.height), colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth)) });
   const rgb = await composeRgb(imageRgb, w, h, out.width, out.height, layers);
-  return encodePng(rgb, out.width, out.height);
+  return encodePicture(rgb, out.width, out.height, opts.encoding ?? { format: 'png' });
 }

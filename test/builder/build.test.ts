@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { buildNetwork, type BuildResult } from '../../src/builder/build.ts';
 import { BuildInterrupted } from '../../src/features/extract.ts';
-import type { ExemplarIndex } from '../../src/network/exemplar-index.ts';
+import { readNetworkExemplars, type ExemplarIndex } from '../../src/network/exemplar-index.ts';
 import { loadNetwork } from '../../src/network/artifact.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { buildHeadModel } from '../helpers/head-models.ts';
@@ -124,12 +124,14 @@ test('exemplars: PNG crops and context pictures, at most one per image, best fir
           assert.ok(Math.abs(e.score - sorted[r]) <= tol, `rank ${r}: ${e.score} is the ${r + 1}-th best ${sorted[r]}`);
           assert.equal(e.image, `images/${items[j].path.split('/images/')[1]}`);
           assert.ok(e.box.x >= 0 && e.box.y >= 0 && e.box.width >= 1 && e.box.x + e.box.width <= INPUT && e.box.y + e.box.height <= INPUT);
+          // WebP by default; the context is the whole input (32 px: under the 112 px context size, not enlarged)
           const crop = readFileSync(join(dir, e.crop));
-          assert.equal(crop.subarray(1, 4).toString(), 'PNG');
+          assert.equal(crop.subarray(8, 12).toString(), 'WEBP');
+          assert.ok(e.crop.endsWith('.webp') && e.context.endsWith('_context.webp'));
           const cm = await sharp(crop).metadata();
-          assert.deepEqual([cm.format, cm.width, cm.height], ['png', e.box.width, e.box.height]);
+          assert.deepEqual([cm.format, cm.width, cm.height], ['webp', e.box.width, e.box.height]);
           const ctx = await sharp(join(dir, e.context)).metadata();
-          assert.deepEqual([ctx.format, ctx.width, ctx.height], ['png', INPUT, INPUT]);
+          assert.deepEqual([ctx.format, ctx.width, ctx.height], ['webp', INPUT, INPUT]);
         }
       }
     }
@@ -144,7 +146,7 @@ test('a rebuild with another k skips extraction, replaces the network, and is de
   const before = classFiles(cacheDir);
   assert.equal(before.length, CLASSES);
   mkdirSync(join(net, '.building-2147483646-deadbeef', 'exemplars'), { recursive: true }); // left by a killed build
-  const r2 = await buildNetwork({ model: fx.model, data: fx.cub.root, out: net, threads: 1, exemplars: 4, decompose: { k: 2, ...fast } });
+  const r2 = await buildNetwork({ model: fx.model, data: fx.cub.root, out: net, threads: 1, exemplars: 4, exemplarFormat: 'png', exemplarContextSize: 16, decompose: { k: 2, ...fast } });
   assert.equal(r2.extraction.classesExtracted, 0);
   assert.equal(r2.extraction.classesCached, CLASSES);
   assert.equal(r2.extraction.imagesExtracted, 0);
@@ -152,6 +154,11 @@ test('a rebuild with another k skips extraction, replaces the network, and is de
   assert.deepEqual(classFiles(cacheDir), before, 'no cache file rewritten');
   const n2 = await loadNetwork(net);
   assert.equal(n2.k, 2);
+  // PNG on request, and the context at the asked size (16 px on the longer side of a 32 px input)
+  const e2 = (await readNetworkExemplars(n2))!.byClass[0][0][0];
+  const [c2, x2] = await Promise.all([sharp(join(net, e2.crop)).metadata(), sharp(join(net, e2.context)).metadata()]);
+  assert.deepEqual([c2.format, c2.width, c2.height, x2.format, x2.width, x2.height], ['png', e2.box.width, e2.box.height, 'png', 16, 16]);
+  assert.equal((n2.manifest.options.build as { exemplarFormat: string }).exemplarFormat, 'png');
   assert.deepEqual(readdirSync(join(net, 'exemplars', 'c00000')).filter((f) => f.startsWith('p2_')), [], 'exemplars of the old third prototype are gone');
   assert.deepEqual(readdirSync(net).filter((f) => f.startsWith('.')), [], 'no staging folder left, a dead build\'s removed');
 

@@ -229,7 +229,7 @@ test('with out: overlays, combined view, input picture, cards, index.html and ex
     // Exemplar patches are copied next to the cards and linked from them.
     const ex0 = r.explained.prototypes[0].exemplars[0];
     assert.ok(card.includes(`src="../${ex0.crop}"`));
-    assert.equal((await sharp(join(out, ex0.crop)).metadata()).format, 'png');
+    assert.equal((await sharp(join(out, ex0.crop)).metadata()).format, 'webp');
   }
   const index = await readFile(join(out, 'index.html'), 'utf8');
   assert.ok(index.includes('0000-img_0/card.html') && index.includes('0002-img_1/card.html'));
@@ -298,7 +298,7 @@ test('JSON entries: fields of an explained and a failed image, heatmaps only whe
   assert.deepEqual(Object.keys(plainEntry.explained), ['index', 'name', 'rank', 'logit', 'probability', 'selectedBy', 'bias', 'prototypes', 'residual', 'sum', 'difference']);
   assert.deepEqual(Object.keys(plainEntry.explained.prototypes[0]), ['prototype', 'contribution', 'share', 'box', 'exemplars']);
   assert.deepEqual(Object.keys(plainEntry.explained.prototypes[0].exemplars[0]), ['image', 'score', 'crop', 'context']);
-  assert.match(plainEntry.explained.prototypes[0].exemplars[0].crop, /^exemplars\/c\d{5}\/p0_0\.png$/);
+  assert.match(plainEntry.explained.prototypes[0].exemplars[0].crop, /^exemplars\/c\d{5}\/p0_0\.(png|webp)$/);
   const withMaps = imageEntry(r, { heatmaps: true });
   assert.ok(withMaps.status === 'ok');
   withMaps.explained.prototypes.forEach((p, i) => assert.deepEqual(p.heatmap, Array.from(r.explained.prototypes[i].heatmap)));

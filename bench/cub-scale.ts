@@ -1,0 +1,193 @@
+/**
+ * The paper's scale on one machine: a CUB-sized build (200 classes x 30 training images of 500 x 375
+ * JPEG, like CUB-200-2011's 5,994) of a torchvision-shaped model (random weights) at 224, k = 10,
+ * measured against onnxruntime alone on the same model.
+ *
+ * In one run:
+ * (a) onnxruntime alone: the unmodified model in its own session, fed pre-decoded batches (no decode,
+ *     no resize, no cache): images per second;
+ * (b) `protolens build --k 10` end to end through the CLI (fresh feature cache), wall time, its own
+ *     phase times, peak RSS (the child's high-water mark), the network folder's size;
+ * ratio = build wall / (images / rate of a). Targets (issue 10): ratio <= 1.3, extraction >= 0.85 of
+ * (a), exemplars <= 10 % of the build, network folder <= 60 MB.
+ *
+ * The dataset (ImageFolder, seeded drawings) and the model are generated once and cached under
+ * .cache/bench-cub-scale/.
+ *
+ *   node --import tsx bench/cub-scale.ts [--model resnet34|resnet50] [--classes 200] [--per-class 30]
+ *                                        [--k 10] [--threads 2] [--exemplars 5]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { Rng } from '../src/util/random.ts';
+import { buildResNet } from '../test/helpers/synthetic-nets.ts';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'resnet34' },
+    classes: { type: 'string', default: '200' },
+    'per-class': { type: 'string', default: '30' },
+    k: { type: 'string', default: '10' },
+    threads: { type: 'string', default: '2' },
+    exemplars: { type: 'string', default: '5' },
+  },
+});
+const MODEL = values.model!;
+if (MODEL !== 'resnet34' && MODEL !== 'resnet50') throw new Error(`--model: expected resnet34 or resnet50, got '${MODEL}'`);
+const CLASSES = Number(values.classes);
+const PER_CLASS = Number(values['per-class']);
+const K = Number(values.k);
+const THREADS = Number(values.threads);
+const [W, H] = [500, 375];
+const root = resolve('.cache/bench-cub-scale');
+const r = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+
+/** du -sb */
+function bytesOf(p: string): number {
+  const st = statSync(p, { throwIfNoEntry: false });
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  return readdirSync(p).reduce((s, n) => s + bytesOf(join(p, n)), 0);
+}
+
+/** A 500 x 375 drawing: a smooth background and a few ellipses whose colours depend on the class. */
+async function drawing(c: number, j: number): Promise<Buffer> {
+  const rng = new Rng(c * 100_003 + j);
+  const cls = new Rng(c);
+  const palette = Array.from({ length: 3 }, () => [cls.int(256), cls.int(256), cls.int(256)]);
+  const data = Buffer.alloc(W * H * 3);
+  const g = [rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.4), rng.uniform(40, 120)];
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    const o = (y * W + x) * 3;
+    data[o] = g[2] + x * g[0] * 0.3;
+    data[o + 1] = g[2] + y * g[1] * 0.3;
+    data[o + 2] = g[2] + (x + y) * 0.1;
+  }
+  for (let e = 0; e < 5; e++) {
+    const [cx, cy, rx, ry] = [rng.uniform(0, W), rng.uniform(0, H), rng.uniform(20, 90), rng.uniform(20, 90)];
+    const col = palette[e % 3];
+    for (let y = Math.max(0, Math.floor(cy - ry)); y < Math.min(H, cy + ry); y++) for (let x = Math.max(0, Math.floor(cx - rx)); x < Math.min(W, cx + rx); x++) {
+      if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 > 1) continue;
+      const o = (y * W + x) * 3;
+      data[o] = col[0];
+      data[o + 1] = col[1];
+      data[o + 2] = col[2];
+    }
+  }
+  return sharp(data, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+async function dataset(): Promise<string> {
+  const dir = join(root, `data-${CLASSES}x${PER_CLASS}`);
+  if (existsSync(join(dir, '.complete'))) return dir;
+  await rm(dir, { recursive: true, force: true });
+  for (let c = 0; c < CLASSES; c++) {
+    const cdir = join(dir, `${String(c + 1).padStart(3, '0')}.class_${c}`);
+    await mkdir(cdir, { recursive: true });
+    for (let j = 0; j < PER_CLASS; j++) await writeFile(join(cdir, `img_${String(j).padStart(4, '0')}.jpg`), await drawing(c, j));
+  }
+  await writeFile(join(dir, '.complete'), '');
+  return dir;
+}
+
+async function model(): Promise<{ path: string; inputName: string }> {
+  const path = join(root, `${MODEL}-${CLASSES}.onnx`);
+  if (!existsSync(path)) {
+    await mkdir(root, { recursive: true });
+    await writeFile(path, buildResNet(MODEL === 'resnet50' ? 50 : 34, { numClasses: CLASSES }).model);
+  }
+  return { path, inputName: 'input' };
+}
+
+/** (a) The model alone, batches of 8 pre-decoded tensors, median of rounds. */
+async function ortAlone(path: string, inputName: string): Promise<number> {
+  const session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], intraOpNumThreads: THREADS, graphOptimizationLevel: 'all' });
+  const B = 8;
+  const rng = new Rng(0);
+  const x = Float32Array.from({ length: B * 3 * 224 * 224 }, () => rng.normal());
+  const feed = { [inputName]: new ort.Tensor('float32', x, [B, 3, 224, 224]) };
+  for (let i = 0; i < 2; i++) await session.run(feed);
+  const rates: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const t = performance.now();
+    for (let i = 0; i < 4; i++) await session.run(feed);
+    rates.push((4 * B) / ((performance.now() - t) / 1000));
+  }
+  await session.release();
+  rates.sort((a, b) => a - b);
+  return rates[2];
+}
+
+/** (b) The CLI build; peak RSS from /proc while it runs (VmHWM of the process). */
+function build(modelPath: string, data: string, out: string, cache: string): Promise<{ wall: number; peakRssMB: number; summary: Record<string, any> }> {
+  return new Promise((ok, fail) => {
+    const t = performance.now();
+    const p = spawn(process.execPath, ['bin/protolens.js', 'build', '--model', modelPath, '--data', data, '--out', out, '--cache', cache, '--k', String(K), '--threads', String(THREADS), '--exemplars', values.exemplars!, '--json', '--quiet']);
+    let stdout = '', stderr = '';
+    let hwm = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+        if (m) hwm = Math.max(hwm, Number(m[1]) / 1024);
+      } catch {
+        /* exited */
+      }
+    }, 200);
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => {
+      clearInterval(poll);
+      if (code !== 0) return fail(new Error(`build exited ${code}: ${stderr}`));
+      ok({ wall: (performance.now() - t) / 1000, peakRssMB: Math.round(hwm), summary: JSON.parse(stdout) });
+    });
+  });
+}
+
+const load0 = loadavg()[0];
+const t0 = performance.now();
+const data = await dataset();
+const { path: modelPath, inputName } = await model();
+const prepared = (performance.now() - t0) / 1000;
+const rate = await ortAlone(modelPath, inputName);
+const work = await mkdtemp(join(tmpdir(), 'protolens-bench-cub-scale-'));
+try {
+  const b = await build(modelPath, data, join(work, 'net'), join(work, 'cache'));
+  const s = b.summary;
+  const images = s.images as number;
+  const netBytes = bytesOf(join(work, 'net'));
+  const exemplarBytes = bytesOf(join(work, 'net', 'exemplars'));
+  const exemplarSeconds = s.exemplars?.seconds ?? 0;
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'cub-scale',
+        model: MODEL,
+        dataset: { classes: CLASSES, perClass: PER_CLASS, images, size: [W, H], format: 'jpeg', preparedSeconds: r(prepared, 1) },
+        k: K,
+        threads: THREADS,
+        ortAlone: { imagesPerSecond: r(rate, 1), secondsForTheImages: r(images / rate, 1) },
+        build: {
+          wallSeconds: r(b.wall, 1),
+          extraction: { seconds: r(s.extraction.seconds, 1), imagesPerSecond: r(s.extraction.imagesPerSecond ?? 0, 1), ofOrtAlone: r((s.extraction.imagesPerSecond ?? 0) / rate, 3) },
+          decompositionSeconds: r(s.decomposition.seconds, 1),
+          exemplars: { seconds: r(exemplarSeconds, 1), pictures: s.exemplars?.pictures ?? 0, shareOfBuild: r(exemplarSeconds / b.wall, 3) },
+          peakRssMB: b.peakRssMB,
+          meanPartFidelity: s.meanPartFidelity === null ? null : r(s.meanPartFidelity, 3),
+        },
+        ratio: r(b.wall / (images / rate), 3),
+        network: { megabytes: r(netBytes / 1e6, 1), exemplarMegabytes: r(exemplarBytes / 1e6, 1), files: readdirSync(join(work, 'net')) },
+        loadAverage: [r(load0), r(loadavg()[0])],
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
