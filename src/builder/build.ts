@@ -23,7 +23,7 @@ import { checkPreprocessFits, throwIfAborted } from '../features/extract.ts';
 import { FeatureStore, type ItemFailure } from '../features/store.ts';
 import { loadClassifier, type HeadCheck } from '../model/classifier.ts';
 import { classLabel } from '../prototypes/decompose.ts';
-import { ExemplarScorer, writeClassExemplars } from './exemplars.ts';
+import { ExemplarScorer, KEPT_PICTURE_QUALITY, writeClassExemplars } from './exemplars.ts';
 import { EXEMPLAR_INDEX_FILE, exemplarIndexHeader, writeExemplarIndex, type ClassExemplars } from '../network/exemplar-index.ts';
 import { MANIFEST_FILE, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, TENSORS_FILE, type ClassSummary, type NetworkManifest, type NetworkTensors } from '../network/artifact.ts';
 import { decomposeClassesStream, type ClassLoader } from '../prototypes/parallel.ts';
@@ -161,7 +161,14 @@ async function buildInto(
       dataset,
       store,
       cfg,
-      { batchSize: o.batchSize ?? undefined, strict: o.strict, signal, maxImagesPerClass: o.maxImagesPerClass ?? undefined, verifyHead: headCheck.tolerance },
+      {
+        batchSize: o.batchSize ?? undefined,
+        strict: o.strict,
+        signal,
+        maxImagesPerClass: o.maxImagesPerClass ?? undefined,
+        verifyHead: headCheck.tolerance,
+        ...(o.exemplars > 0 ? { keepPictures: { quality: KEPT_PICTURE_QUALITY } } : {}),
+      },
       {
         onProgress: (done, total, c) => hooks.onProgress?.({ phase: 'extract', done, total, unit: 'images', classIndex: c, className: classNames[c] }),
         onClass: (info) => hooks.onClassExtracted?.({ ...info, className: classNames[info.classIndex] }),
@@ -227,7 +234,7 @@ async function buildInto(
         });
         const ce = await writeClassExemplars(
           scorer,
-          { classIndex: c, className: classNames[c], features: cf.features, items, prototypes: r.prototypes, k, H, W: Wd, D },
+          { classIndex: c, className: classNames[c], features: cf.features, items, ...(cf.pictures ? { pictures: cf.pictures } : {}), prototypes: r.prototypes, k, H, W: Wd, D },
           {
             dir: out.staging,
             datasetRoot: o.data,

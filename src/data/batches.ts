@@ -6,7 +6,7 @@
 import { UsageError } from '../util/errors.ts';
 import { DecodeFailure } from './decode.ts';
 import type { Geometry } from './geometry.ts';
-import { loadImage } from './load.ts';
+import { encodeJpeg, loadImage } from './load.ts';
 import { batchShape, imageTensorLength } from './preprocess.ts';
 import type { PreprocessConfig } from './preprocess-config.ts';
 import type { Failure, ImageItem, PartLocation } from './types.ts';
@@ -26,6 +26,8 @@ export interface Batch {
   geometries: Geometry[];
   /** Items of this batch that could not be used, in input order. */
   failures: Failure[];
+  /** Per item: its input picture as JPEG, with `keepPictures` (else empty). */
+  pictures: Uint8Array[];
 }
 
 export interface BatchOptions {
@@ -39,6 +41,12 @@ export interface BatchOptions {
   strict?: boolean;
   /** Called for each failure, in input order, just before its batch is yielded. */
   onFailure?: (f: Failure) => void;
+  /**
+   * Keep each image as the model saw it (8-bit RGB at the input geometry), JPEG-encoded at this
+   * quality (4:4:4), in the batch's `pictures`: later steps (exemplar patches) then need no second
+   * decode of the originals. Default: not kept.
+   */
+  keepPictures?: { quality: number };
 }
 
 /** Counters for reports and for checking that decoding keeps ahead of the consumer. */
@@ -57,7 +65,7 @@ export interface BatchStats {
 
 interface Slot {
   item: ImageItem;
-  ok?: { parts?: PartLocation[]; geometry: Geometry };
+  ok?: { parts?: PartLocation[]; geometry: Geometry; picture?: Uint8Array };
   failure?: Failure;
   error?: unknown;
 }
@@ -89,6 +97,7 @@ export class BatchStream implements AsyncIterable<Batch>, AsyncIterator<Batch, u
   private readonly concurrency: number;
   private readonly strict: boolean;
   private readonly onFailure?: (f: Failure) => void;
+  private readonly keepPictures?: { quality: number };
   private readonly per: number;
   private source?: Iterator<ImageItem> | AsyncIterator<ImageItem>;
   private readonly pending = new Map<number, Pending>();
@@ -117,6 +126,11 @@ export class BatchStream implements AsyncIterable<Batch>, AsyncIterator<Batch, u
     this.concurrency = int(options.concurrency, defaultConcurrency(), 'concurrency', 1);
     this.strict = options.strict ?? false;
     this.onFailure = options.onFailure;
+    if (options.keepPictures !== undefined) {
+      const q = options.keepPictures.quality;
+      if (!Number.isInteger(q) || q < 1 || q > 100) throw new UsageError(`batches: keepPictures.quality must be an integer from 1 to 100, got ${String(q)}`);
+      this.keepPictures = { quality: q };
+    }
     this.per = imageTensorLength(cfg);
   }
 
@@ -192,12 +206,14 @@ export class BatchStream implements AsyncIterable<Batch>, AsyncIterator<Batch, u
     const parts: (PartLocation[] | undefined)[] = [];
     const geometries: Geometry[] = [];
     const failures: Failure[] = [];
+    const pictures: Uint8Array[] = [];
     const okIdx: number[] = [];
     p.slots.forEach((s, i) => {
       if (s.ok) {
         items.push(s.item);
         parts.push(s.ok.parts);
         geometries.push(s.ok.geometry);
+        if (s.ok.picture) pictures.push(s.ok.picture);
         okIdx.push(i);
       } else if (s.failure) failures.push(s.failure);
     });
@@ -212,7 +228,7 @@ export class BatchStream implements AsyncIterable<Batch>, AsyncIterator<Batch, u
       this.failures.push(f);
       this.onFailure?.(f);
     }
-    return { index: b, items, tensor, shape: batchShape(items.length, this.cfg), parts, geometries, failures };
+    return { index: b, items, tensor, shape: batchShape(items.length, this.cfg), parts, geometries, failures, pictures };
   }
 
   private wake(): void {
@@ -270,9 +286,11 @@ export class BatchStream implements AsyncIterable<Batch>, AsyncIterator<Batch, u
     this.stats.decodesStarted++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
     const { item } = slot;
-    loadImage(item, this.cfg, { out: p.tensor, offset: pos * this.per })
-      .then((r) => {
-        slot.ok = { parts: r.parts, geometry: r.geometry };
+    const keep = this.keepPictures;
+    loadImage(item, this.cfg, { out: p.tensor, offset: pos * this.per, keepRgb: keep !== undefined })
+      .then(async (r) => {
+        const picture = keep && r.rgb ? await encodeJpeg(r.rgb, keep.quality) : undefined;
+        slot.ok = { parts: r.parts, geometry: r.geometry, ...(picture ? { picture } : {}) };
         this.stats.decoded++;
       })
       .catch((e: unknown) => {

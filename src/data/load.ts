@@ -3,6 +3,7 @@
  * pixels. Also the display decode (8-bit RGB at the input geometry and the original) that heatmap
  * overlays draw on.
  */
+import sharp from 'sharp';
 import { decodeRgb, type RgbImage } from './decode.ts';
 import { mapParts, type Geometry } from './geometry.ts';
 import type { PreprocessConfig } from './preprocess-config.ts';
@@ -59,4 +60,17 @@ export async function decodeForDisplay(item: string | Pick<ImageItem, 'id' | 'pa
   const d: DisplayImage = { input: rgb, original, geometry };
   if ('parts' in it && it.parts) d.parts = mapParts(geometry, it.parts);
   return d;
+}
+
+/** An 8-bit RGB image as JPEG (4:4:4 chroma, so small patches cut from it stay crisp). */
+export async function encodeJpeg(rgb: RgbImage, quality: number): Promise<Uint8Array> {
+  const buf = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).jpeg({ quality, chromaSubsampling: '4:4:4' }).toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** A JPEG kept by `encodeJpeg` back to 8-bit RGB. */
+export async function decodeJpeg(bytes: Uint8Array): Promise<RgbImage> {
+  const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decodeJpeg: ${info.channels} channels, expected 3`);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }

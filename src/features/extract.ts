@@ -50,6 +50,8 @@ export interface ExtractOptions {
    * CheckError. The comparison is returned in `headCheck`. Off when undefined.
    */
   verifyHead?: number;
+  /** Keep each image's input picture as JPEG at this quality (see BatchOptions.keepPictures). */
+  keepPictures?: { quality: number };
 }
 
 /** The head check on real images (see ExtractOptions.verifyHead). */
@@ -90,6 +92,7 @@ export async function extractClass(classifier: Classifier, classIndex: number, i
   const features = new Float32Array(items.length * per);
   const logits = new Float32Array(items.length * C);
   const ids: string[] = [];
+  const pictures: Uint8Array[] = [];
   const failures: Failure[] = [];
   const stream = batches(items, cfg, {
     batchSize,
@@ -97,6 +100,7 @@ export async function extractClass(classifier: Classifier, classIndex: number, i
     concurrency: opts.concurrency,
     strict: opts.strict,
     onFailure: (f) => failures.push(f),
+    ...(opts.keepPictures ? { keepPictures: opts.keepPictures } : {}),
   });
   let n = 0;
   let headCheck: ImageHeadCheck | undefined;
@@ -110,6 +114,7 @@ export async function extractClass(classifier: Classifier, classIndex: number, i
         features.set(r.features, n * per);
         logits.set(r.logits, n * C);
         for (const it of b.items) ids.push(it.id);
+        pictures.push(...b.pictures);
         n += m;
       }
       opts.onImages?.(m + b.failures.length);
@@ -120,7 +125,16 @@ export async function extractClass(classifier: Classifier, classIndex: number, i
   // Own exactly n images' worth (a transferable buffer for worker threads).
   const f = n === items.length ? features : features.slice(0, n * per);
   const l = n === items.length ? logits : logits.slice(0, n * C);
-  return { classIndex, features: f, logits: l, items: ids, n, failures: failures.map((x) => ({ path: x.path, reason: x.reason })), ...(headCheck ? { headCheck } : {}) };
+  return {
+    classIndex,
+    features: f,
+    logits: l,
+    items: ids,
+    n,
+    failures: failures.map((x) => ({ path: x.path, reason: x.reason })),
+    ...(opts.keepPictures ? { pictures } : {}),
+    ...(headCheck ? { headCheck } : {}),
+  };
 }
 
 /**

@@ -48,6 +48,11 @@ export interface ClassFeatures {
   items: string[];
   n: number;
   failures: ItemFailure[];
+  /**
+   * Per image, in row order: the image as the model saw it (input geometry), JPEG. Present when the
+   * extraction kept them (a build that draws exemplars does); exemplars then need no second decode.
+   */
+  pictures?: Uint8Array[];
 }
 
 function canonical(value: unknown): string {
@@ -123,9 +128,19 @@ export class FeatureStore {
   async write(cls: ClassFeatures, requestedItems: readonly string[]): Promise<void> {
     const { H, W, D, numClasses } = this.key;
     if (cls.features.length !== cls.n * H * W * D) throw new Error(`class ${cls.classIndex}: ${cls.features.length} feature values for ${cls.n} images of ${H}x${W}x${D}`);
+    const tensors: Record<string, ReturnType<typeof tensorOf>> = { features: tensorOf(cls.features, [cls.n, H * W, D]), logits: tensorOf(cls.logits, [cls.n, numClasses]) };
+    if (cls.pictures) {
+      if (cls.pictures.length !== cls.n) throw new Error(`class ${cls.classIndex}: ${cls.pictures.length} pictures for ${cls.n} images`);
+      const offsets = new Int32Array(cls.n + 1);
+      cls.pictures.forEach((p, i) => (offsets[i + 1] = offsets[i] + p.length));
+      const bytes = new Uint8Array(offsets[cls.n]);
+      cls.pictures.forEach((p, i) => bytes.set(p, offsets[i]));
+      tensors.pictures = tensorOf(bytes, [bytes.length]);
+      tensors.picture_offsets = tensorOf(offsets, [cls.n + 1]);
+    }
     await writeSafetensors(
       this.classPath(cls.classIndex),
-      { features: tensorOf(cls.features, [cls.n, H * W, D]), logits: tensorOf(cls.logits, [cls.n, numClasses]) },
+      tensors,
       { requested: itemsHash(requestedItems), items: JSON.stringify(cls.items), failures: JSON.stringify(cls.failures), classIndex: String(cls.classIndex) },
     );
   }
@@ -137,13 +152,26 @@ export class FeatureStore {
     if (!f || f.dtype !== 'F32' || f.shape[1] !== this.key.H * this.key.W || f.shape[2] !== this.key.D) {
       throw new InputError(`${p}: expected tensor 'features' of shape [n, ${this.key.H * this.key.W}, ${this.key.D}] float32`);
     }
+    const n = f.shape[0];
+    let pictures: Uint8Array[] | undefined;
+    const bytes = tensors.pictures;
+    const offsets = tensors.picture_offsets;
+    if (bytes && offsets) {
+      const o = offsets.data as Int32Array;
+      const b = bytes.data as Uint8Array;
+      if (offsets.dtype !== 'I32' || bytes.dtype !== 'U8' || o.length !== n + 1 || o[0] !== 0 || o[n] !== b.length) {
+        throw new InputError(`${p}: tensors 'pictures' and 'picture_offsets' do not describe ${n} pictures; delete the file to recompute it`);
+      }
+      pictures = Array.from({ length: n }, (_, i) => b.subarray(o[i], o[i + 1]));
+    }
     return {
       classIndex,
       features: f.data as Float32Array,
       logits: tensors.logits.data as Float32Array,
       items: JSON.parse(metadata.items ?? '[]'),
-      n: f.shape[0],
+      n,
       failures: JSON.parse(metadata.failures ?? '[]'),
+      ...(pictures ? { pictures } : {}),
     };
   }
 }

@@ -11,6 +11,7 @@ import { buildNetwork, type BuildResult } from '../../src/builder/build.ts';
 import { BuildInterrupted } from '../../src/features/extract.ts';
 import { readNetworkExemplars, type ExemplarIndex } from '../../src/network/exemplar-index.ts';
 import { loadNetwork } from '../../src/network/artifact.ts';
+import { FeatureStore } from '../../src/features/store.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { buildHeadModel } from '../helpers/head-models.ts';
 import { CLASSES, TRAIN_PER_CLASS, INPUT, corruptCopy, featuresOneByOne, loadClassifier, makeFixture, type Fixture } from './fixtures.ts';
@@ -192,6 +193,28 @@ test('an interrupted build resumes without recomputing finished classes', async 
   assert.deepEqual(classFiles(join(cache, key)).slice(0, 2), kept, 'finished classes untouched');
   assert.equal(r.manifest.exemplars, null);
   await loadNetwork(out);
+
+  // A cache made without exemplars keeps no pictures; a build that wants exemplars from it decodes the
+  // originals instead (nothing re-extracted), and gets the same patches as from kept pictures, within
+  // the JPEG's error (q90; the fixture's drawings are noisy, its worst case: 4.4 levels measured).
+  const store = await FeatureStore.open(cache, { ...JSON.parse(readFileSync(join(cache, key, 'key.json'), 'utf8')).key });
+  assert.equal((await store.read(0)).pictures, undefined);
+  const fromOriginals = await buildNetwork({ ...opts, exemplars: 2, exemplarFormat: 'png' });
+  assert.equal(fromOriginals.extraction.classesExtracted, 0);
+  const fresh = await buildNetwork({ ...opts, out: join(tmp, 'net-kept'), cache: join(tmp, 'cache-kept'), exemplars: 2, exemplarFormat: 'png' });
+  const keptStore = await FeatureStore.open(join(tmp, 'cache-kept'), store.key);
+  const kept0 = await keptStore.read(0);
+  assert.equal(kept0.pictures?.length, kept0.n, 'the extraction kept one picture per image');
+  const [a, b] = [(await readNetworkExemplars(await loadNetwork(out)))!, (await readNetworkExemplars(await loadNetwork(fresh.dir)))!];
+  for (const c of [0, CLASSES - 1]) {
+    const [ea, eb] = [a.byClass[c][0][0], b.byClass[c][0][0]];
+    assert.deepEqual([ea.item, ea.box], [eb.item, eb.box], 'same exemplar, same box');
+    const [pa, pb] = await Promise.all([sharp(join(out, ea.crop)).raw().toBuffer(), sharp(join(fresh.dir, eb.crop)).raw().toBuffer()]);
+    assert.equal(pa.length, pb.length);
+    let sum = 0;
+    for (let i = 0; i < pa.length; i++) sum += Math.abs(pa[i] - pb[i]);
+    assert.ok(sum / pa.length <= 8, `mean difference ${sum / pa.length} levels between a patch from the original and from the kept picture`);
+  }
 });
 
 test('an aborted signal stops the build with BuildInterrupted before anything is written', async () => {

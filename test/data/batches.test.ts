@@ -74,6 +74,27 @@ test('batches keep input order; failures are skipped, listed in their own batch 
   });
 });
 
+test('keepPictures: each image as the model saw it, as JPEG, in item order; failures have none', async () => {
+  await withTmp(async (dir) => {
+    const items = await makeItems(dir, 7, { 3: Buffer.from('garbage bytes') });
+    const { decodeJpeg } = await import('../../src/data/load.ts');
+    const seen: number[] = [];
+    for await (const b of batches(items, cfg, { batchSize: 4, keepPictures: { quality: 95 } })) {
+      assert.equal(b.pictures.length, b.items.length);
+      for (const [k, it] of b.items.entries()) {
+        const rgb = await decodeJpeg(b.pictures[k]);
+        assert.deepEqual([rgb.width, rgb.height], [S, S]);
+        const want = colourOf(it.index);
+        for (let p = 0; p < S * S; p++) for (let c = 0; c < 3; c++) assert.ok(Math.abs(rgb.data[p * 3 + c] - want[c]) <= 2, `image ${it.index} pixel ${p}`);
+        seen.push(it.index);
+      }
+    }
+    assert.deepEqual(seen, [0, 1, 2, 4, 5, 6]);
+    for await (const b of batches(items.slice(0, 2), cfg, { batchSize: 4 })) assert.deepEqual(b.pictures, [], 'not kept unless asked');
+    assert.throws(() => batches(items, cfg, { keepPictures: { quality: 0 } }), /keepPictures.quality must be an integer from 1 to 100/);
+  });
+});
+
 test('strict: earlier batches are delivered, then the bad file is an InputError naming it', async () => {
   await withTmp(async (dir) => {
     const items = await makeItems(dir, 12, { 7: Buffer.alloc(0) });

@@ -46,3 +46,23 @@ test('write refuses a feature array of the wrong size', async () => {
   const store = await FeatureStore.open(await mkdtemp(join(tmpdir(), 'fs-')), key);
   await assert.rejects(store.write({ classIndex: 0, features: new Float32Array(5), logits: new Float32Array(2), items: ['a'], n: 1, failures: [] }, ['a']), /5 feature values/);
 });
+
+test('kept pictures round-trip byte for byte; a class without them reads without them; bad offsets are refused', async () => {
+  const store = await FeatureStore.open(await mkdtemp(join(tmpdir(), 'fs-')), key);
+  const features = new Float32Array(3 * 4 * 3);
+  const pictures = [Uint8Array.from([1, 2, 3]), new Uint8Array(0), Uint8Array.from([9, 8, 7, 6, 5])];
+  await store.write({ classIndex: 0, features, logits: new Float32Array(6), items: ['a', 'b', 'c'], n: 3, failures: [], pictures }, ['a', 'b', 'c']);
+  assert.deepEqual((await store.read(0)).pictures?.map((p) => [...p]), pictures.map((p) => [...p]));
+  await store.write({ classIndex: 1, features, logits: new Float32Array(6), items: ['a', 'b', 'c'], n: 3, failures: [] }, ['a', 'b', 'c']);
+  assert.equal((await store.read(1)).pictures, undefined);
+  await assert.rejects(store.write({ classIndex: 2, features, logits: new Float32Array(6), items: ['a', 'b', 'c'], n: 3, failures: [], pictures: pictures.slice(1) }, ['a']), /2 pictures for 3 images/);
+  // offsets that do not span the bytes
+  const { writeSafetensors, tensorOf } = await import('../../src/io/safetensors.ts');
+  await writeSafetensors(store.classPath(3), {
+    features: tensorOf(features, [3, 4, 3]),
+    logits: tensorOf(new Float32Array(6), [3, 2]),
+    pictures: tensorOf(Uint8Array.from([1, 2]), [2]),
+    picture_offsets: tensorOf(Int32Array.from([0, 1, 2, 5]), [4]),
+  }, { items: '["a","b","c"]' });
+  await assert.rejects(store.read(3), /'pictures' and 'picture_offsets' do not describe 3 pictures/);
+});
