@@ -15,7 +15,7 @@
  * .cache/bench-cub-scale/.
  *
  *   node --import tsx bench/cub-scale.ts [--model resnet34|resnet50] [--classes 200] [--per-class 30]
- *                                        [--k 10] [--threads 2] [--exemplars 5]
+ *                                        [--k 10] [--threads 2] [--exemplars 5] [--profile-only]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -26,6 +26,12 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Rng } from '../src/util/random.ts';
+import { decodeRgb } from '../src/data/decode.ts';
+import { encodeJpeg } from '../src/data/load.ts';
+import { normalizeInto, toInputRgb } from '../src/data/preprocess.ts';
+import { makePreprocessConfig } from '../src/data/preprocess-config.ts';
+import { FeatureStore } from '../src/features/store.ts';
+import { loadClassifier } from '../src/model/classifier.ts';
 import { buildResNet } from '../test/helpers/synthetic-nets.ts';
 
 const { values } = parseArgs({
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     k: { type: 'string', default: '10' },
     threads: { type: 'string', default: '2' },
     exemplars: { type: 'string', default: '5' },
+    'profile-only': { type: 'boolean', default: false },
   },
 });
 const MODEL = values.model!;
@@ -124,6 +131,65 @@ async function ortAlone(path: string, inputName: string): Promise<number> {
   return rates[2];
 }
 
+/**
+ * Where an image's time goes on the extraction path, one image at a time (medians over the first 48
+ * images; the build overlaps decoding with inference on libuv's threads, so these add up to more
+ * than its wall time per image): decode, Pillow-exact resize, normalisation into the tensor, the
+ * kept picture's JPEG, inference per image in the classifier session (features + logits) against
+ * the plain model, and the cache write per image.
+ */
+async function profile(data: string, modelPath: string, rate: number): Promise<Record<string, number>> {
+  const cfg = makePreprocessConfig({ size: 224 });
+  const files = readdirSync(data).filter((d) => !d.startsWith('.')).sort().slice(0, 2).flatMap((d) => readdirSync(join(data, d)).sort().map((f) => join(data, d, f))).slice(0, 48);
+  const t = { decode: [] as number[], resize: [] as number[], normalize: [] as number[], keepJpeg: [] as number[] };
+  const tensor = new Float32Array(3 * 224 * 224);
+  for (const f of files) {
+    let a = performance.now();
+    const src = await decodeRgb(f, cfg);
+    t.decode.push(performance.now() - a);
+    a = performance.now();
+    const { rgb } = await toInputRgb(src, { id: f, path: f }, cfg);
+    t.resize.push(performance.now() - a);
+    a = performance.now();
+    normalizeInto(rgb, cfg, tensor, 0);
+    t.normalize.push(performance.now() - a);
+    a = performance.now();
+    await encodeJpeg(rgb, 90);
+    t.keepJpeg.push(performance.now() - a);
+  }
+  const clf = await loadClassifier(modelPath, { intraOpThreads: THREADS });
+  const B = 8;
+  const x = new Float32Array(B * 3 * 224 * 224).fill(0.1);
+  let out = await clf.run(x, B);
+  const runs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const a = performance.now();
+    out = await clf.run(x, B);
+    runs.push((performance.now() - a) / B);
+  }
+  const { HW, D } = clf.features;
+  await clf.close();
+  const dir = await mkdtemp(join(tmpdir(), 'protolens-bench-profile-'));
+  const store = await FeatureStore.open(dir, { modelSha256: 'x', featureTensor: 'f', preprocess: cfg, H: 7, W: 7, D, numClasses: CLASSES });
+  const n = PER_CLASS;
+  const feats = new Float32Array(n * HW * D).fill(0.5);
+  const a = performance.now();
+  await store.write({ classIndex: 0, features: feats, logits: new Float32Array(n * CLASSES), items: Array.from({ length: n }, (_, i) => `i${i}`), n, failures: [] }, []);
+  const writeMs = (performance.now() - a) / n;
+  await rm(dir, { recursive: true, force: true });
+  void out;
+  const med = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
+  return {
+    decodeMs: r(med(t.decode)),
+    resizeMs: r(med(t.resize)),
+    normalizeMs: r(med(t.normalize)),
+    keepJpegMs: r(med(t.keepJpeg)),
+    inferenceMsInClassifier: r(med(runs)),
+    inferenceMsPlain: r(1000 / rate),
+    cacheWriteMs: r(writeMs),
+  };
+}
+
 /** (b) The CLI build; peak RSS from /proc while it runs (VmHWM of the process). */
 function build(modelPath: string, data: string, out: string, cache: string): Promise<{ wall: number; peakRssMB: number; summary: Record<string, any> }> {
   return new Promise((ok, fail) => {
@@ -155,6 +221,11 @@ const data = await dataset();
 const { path: modelPath, inputName } = await model();
 const prepared = (performance.now() - t0) / 1000;
 const rate = await ortAlone(modelPath, inputName);
+const perImage = await profile(data, modelPath, rate);
+if (values['profile-only']) {
+  console.log(JSON.stringify({ bench: 'cub-scale', model: MODEL, threads: THREADS, ortAlone: { imagesPerSecond: r(rate, 1) }, perImageProfile: perImage, loadAverage: [r(load0), r(loadavg()[0])] }, null, 2));
+  process.exit(0);
+}
 const work = await mkdtemp(join(tmpdir(), 'protolens-bench-cub-scale-'));
 try {
   const b = await build(modelPath, data, join(work, 'net'), join(work, 'cache'));
@@ -181,6 +252,7 @@ try {
           meanPartFidelity: s.meanPartFidelity === null ? null : r(s.meanPartFidelity, 3),
         },
         ratio: r(b.wall / (images / rate), 3),
+        perImageProfile: perImage,
         network: { megabytes: r(netBytes / 1e6, 1), exemplarMegabytes: r(exemplarBytes / 1e6, 1), files: readdirSync(join(work, 'net')) },
         loadAverage: [r(load0), r(loadavg()[0])],
       },

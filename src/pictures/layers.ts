@@ -59,22 +59,45 @@ export function scaleBox(box: Box, w: number, h: number, outW: number, outH: num
 }
 
 /**
- * SVG elements drawing the outline of `box` as four filled bands `lineWidth` pixels wide, just inside
- * the box (so the outline covers exactly the box's border pixels and never leaves it). A box no wider
- * or taller than two line widths is filled.
+ * The outline of `box` as four bands `lineWidth` pixels wide, just inside the box (so the outline
+ * covers exactly the box's border pixels and never leaves it). A box no wider or taller than two line
+ * widths is one filled rectangle.
  */
-export function boxOutlineSvg(box: Box, colour: Rgb, lineWidth: number): string {
+export function boxOutlineRects(box: Box, lineWidth: number): Box[] {
   const { x, y, width: bw, height: bh } = box;
   if (!(lineWidth >= 1 && lineWidth <= 1000)) throw new InputError(`box line width: expected a number of pixels in [1, 1000], got ${lineWidth}`);
   const lw = Math.round(lineWidth);
-  const fill = `fill="${toHex(colour)}"`;
-  if (bw <= 2 * lw || bh <= 2 * lw) return `<rect x="${x}" y="${y}" width="${bw}" height="${bh}" ${fill}/>`;
+  if (bw <= 2 * lw || bh <= 2 * lw) return [{ x, y, width: bw, height: bh }];
   return [
-    `<rect x="${x}" y="${y}" width="${bw}" height="${lw}" ${fill}/>`,
-    `<rect x="${x}" y="${y + bh - lw}" width="${bw}" height="${lw}" ${fill}/>`,
-    `<rect x="${x}" y="${y + lw}" width="${lw}" height="${bh - 2 * lw}" ${fill}/>`,
-    `<rect x="${x + bw - lw}" y="${y + lw}" width="${lw}" height="${bh - 2 * lw}" ${fill}/>`,
-  ].join('');
+    { x, y, width: bw, height: lw },
+    { x, y: y + bh - lw, width: bw, height: lw },
+    { x, y: y + lw, width: lw, height: bh - 2 * lw },
+    { x: x + bw - lw, y: y + lw, width: lw, height: bh - 2 * lw },
+  ];
+}
+
+/** The box outline (`boxOutlineRects`) as SVG rectangles. */
+export function boxOutlineSvg(box: Box, colour: Rgb, lineWidth: number): string {
+  const fill = `fill="${toHex(colour)}"`;
+  return boxOutlineRects(box, lineWidth).map((r) => `<rect x="${r.x}" y="${r.y}" width="${r.width}" height="${r.height}" ${fill}/>`).join('');
+}
+
+/**
+ * Paint the box outline (`boxOutlineRects`) opaque into an RGBA layer of width x height (clipped to
+ * it): the same pixels the crisp-edged SVG outline covers, without an SVG renderer.
+ */
+export function paintBoxOutline(rgba: Uint8Array, width: number, height: number, box: Box, colour: Rgb, lineWidth: number): void {
+  for (const r of boxOutlineRects(box, lineWidth)) {
+    for (let y = Math.max(0, r.y); y < Math.min(height, r.y + r.height); y++) {
+      for (let x = Math.max(0, r.x); x < Math.min(width, r.x + r.width); x++) {
+        const o = (y * width + x) * 4;
+        rgba[o] = colour[0];
+        rgba[o + 1] = colour[1];
+        rgba[o + 2] = colour[2];
+        rgba[o + 3] = 255;
+      }
+    }
+  }
 }
 
 /** A full SVG document of the given size around `body`, pixel-exact (crisp edges, no scaling). */

@@ -4,7 +4,7 @@
  * the browser (src/site/browser/) on a canvas.
  */
 import { HEATMAP_DEFAULTS, type HeatmapOptions, intensityRgba, normaliseMap, upsampleMap } from './heatmap.ts';
-import { boxOutlineSvg, checkRange, checkRgbImage, type Layer, scaleBox, scaledSize, svgDocument } from './layers.ts';
+import { checkRange, checkRgbImage, type Layer, paintBoxOutline, scaleBox, scaledSize } from './layers.ts';
 import { parseHexColour } from './palette.ts';
 import { type Box, checkBox, percentileBox } from './percentile.ts';
 
@@ -59,20 +59,22 @@ export function overlayLayers(imageRgb: Uint8Array, w: number, h: number, map: F
   const out = scaledSize(w, h, opts.scale ?? 1, 'overlay');
   const pct = opts.percentile ?? 95;
   checkRange(pct, 0, 100, 'overlay percentile');
-  const atImage = upsampleMap(map, mh, mw, w, h);
-  const atOutput = out.width === w && out.height === h ? atImage : upsampleMap(map, mh, mw, out.width, out.height);
-  const layers: Layer[] = [{ rgba: intensityRgba(normaliseMap(atOutput, opts.normalisation ?? HEATMAP_DEFAULTS.normalisation), opts) }];
+  const sameSize = out.width === w && out.height === h;
+  const atOutput = upsampleMap(map, mh, mw, out.width, out.height);
+  const rgba = intensityRgba(normaliseMap(atOutput, opts.normalisation ?? HEATMAP_DEFAULTS.normalisation), opts);
   let box: Box | null;
-  if (opts.box === undefined) box = percentileBox(atImage, w, h, pct);
+  if (opts.box === undefined) box = percentileBox(sameSize ? atOutput : upsampleMap(map, mh, mw, w, h), w, h, pct);
   else if (opts.box === null) box = null;
   else {
     checkBox(opts.box, w, h, 'overlay box');
     box = opts.box;
   }
+  // The outline is painted into the heatmap's layer (it is opaque and drawn last, as a crisp SVG
+  // rectangle would be): one layer, no SVG renderer.
   if (box) {
     const colour = parseHexColour(opts.boxColour ?? BOX_DEFAULTS.colour, 'overlay boxColour');
-    const outline = boxOutlineSvg(scaleBox(box, w, h, out.width, out.height), colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth);
-    layers.push({ svg: svgDocument(out.width, out.height, outline) });
+    paintBoxOutline(rgba, out.width, out.height, scaleBox(box, w, h, out.width, out.height), colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth);
   }
+  const layers: Layer[] = [{ rgba }];
   return { width: out.width, height: out.height, layers };
 }

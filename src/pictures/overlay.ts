@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { InputError } from '../util/errors.ts';
 import { intensityRgba, normaliseMap, upsampleMap } from './heatmap.ts';
 import { asBuffer, composeRgb, encodePicture, encodePng, type PictureEncoding } from './image.ts';
-import { boxOutlineSvg, checkRgbImage, type Layer, scaleBox, scaledSize, svgDocument } from './layers.ts';
+import { checkRgbImage, paintBoxOutline, scaleBox, scaledSize } from './layers.ts';
 import { BOX_DEFAULTS, overlayLayers, type OverlayOptions } from './overlay-layers.ts';
 import { parseHexColour } from './palette.ts';
 import { type Box, checkBox } from './percentile.ts';
@@ -69,14 +69,14 @@ export async function boxOnImage(imageRgb: Uint8Array, w: number, h: number, box
   checkRgbImage(imageRgb, w, h, 'boxOnImage');
   checkBox(box, w, h, 'boxOnImage box');
   const out = scaledSize(w, h, opts.scale ?? 1, 'boxOnImage');
-  const layers: Layer[] = [];
+  let rgba: Uint8Array;
   if (opts.heatmap) {
     const { map, height, width } = opts.heatmap;
     const up = upsampleMap(map, height, width, out.width, out.height);
-    layers.push({ rgba: intensityRgba(normaliseMap(up, 'per-map'), { opacity: opts.heatmapOpacity ?? 0.35, alphaFromIntensity: true }) });
-  }
+    rgba = intensityRgba(normaliseMap(up, 'per-map'), { opacity: opts.heatmapOpacity ?? 0.35, alphaFromIntensity: true });
+  } else rgba = new Uint8Array(out.width * out.height * 4);
   const colour = parseHexColour(opts.boxColour ?? BOX_DEFAULTS.colour, 'boxOnImage boxColour');
-  layers.push({ svg: svgDocument(out.width, out.height, boxOutlineSvg(scaleBox(box, w, h, out.width, out.height), colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth)) });
-  const rgb = await composeRgb(imageRgb, w, h, out.width, out.height, layers);
+  paintBoxOutline(rgba, out.width, out.height, scaleBox(box, w, h, out.width, out.height), colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth);
+  const rgb = await composeRgb(imageRgb, w, h, out.width, out.height, [{ rgba }]);
   return encodePicture(rgb, out.width, out.height, opts.encoding ?? { format: 'png' });
 }
