@@ -29,7 +29,7 @@ import { Explainer } from '../src/explain/explain.ts';
 import { PictureWriter } from '../src/explain/report.ts';
 import { strongestRegion } from '../src/pictures/strongest-region.ts';
 import { buildResNet18 } from '../test/helpers/synthetic-nets.ts';
-import { writeUniformNetwork } from './helpers/uniform-network.ts';
+import { writeUniformNetwork } from '../test/helpers/uniform-network.ts';
 import { Rng } from '../src/util/random.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, k: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' } } });

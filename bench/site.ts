@@ -31,7 +31,7 @@ import { writeSite } from '../src/site/write-site.ts';
 import { openBrowser } from '../test/helpers/browser.ts';
 import { serveFolder } from '../test/site/static-server.ts';
 import { buildResNet } from '../test/helpers/synthetic-nets.ts';
-import { writeUniformNetwork } from './helpers/uniform-network.ts';
+import { writeUniformNetwork } from '../test/helpers/uniform-network.ts';
 
 const { values } = parseArgs({
   options: { net: { type: 'string', default: 'demo-output/network' }, images: { type: 'string', default: '40' }, model: { type: 'string' }, k: { type: 'string', default: '10' } },

@@ -64,7 +64,7 @@ export async function decodeForDisplay(item: string | Pick<ImageItem, 'id' | 'pa
 
 /** An 8-bit RGB image as JPEG (4:4:4 chroma, so small patches cut from it stay crisp). */
 export async function encodeJpeg(rgb: RgbImage, quality: number): Promise<Uint8Array> {
-  const buf = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).jpeg({ quality, chromaSubsampling: '4:4:4' }).toBuffer();
+  const buf = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).jpeg({ quality, chromaSubsampling: '4:4:4', optimiseCoding: false }).toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 

@@ -77,20 +77,69 @@ function testAccuracyStatus(c: PageClass): string {
   return `<span class="${accClass}">${esc(acc)}</span>`;
 }
 
-function classCard(c: PageClass, status: ClassStatus): string {
+/** A class's prototype blocks: inline in an eager gallery, or the fragment a lazy gallery loads. */
+export function classPrototypesHtml(c: PageClass): string {
+  const cname = displayName(c.name);
+  return c.prototypes.map((p) => prototypeBlock(p, cname)).join('\n');
+}
+
+/**
+ * A lazy gallery: each class's prototype blocks are a separate fragment (`fragment(c)`, a URL
+ * relative to the page), loaded when the class comes near the viewport; the page itself holds only
+ * the class headers, so it stays small and paints at once at 1,000 classes.
+ */
+export interface LazyGallery {
+  fragment: (c: PageClass) => string;
+}
+
+/** Classes beyond which the viewer and the site load the gallery lazily. */
+export const LAZY_GALLERY_CLASSES = 100;
+
+function classCard(c: PageClass, status: ClassStatus, lazy: LazyGallery | null): string {
   const cname = displayName(c.name);
   const attrs = c.attributes
     .map((a) => `<li><b>${esc(a.part)}</b> ${a.colour ? `<i class="sw" style="background:${esc(a.colour)}"></i>` : ''}${esc(a.text)}</li>`)
     .join('');
+  const body = lazy
+    ? `<div class="lazy" data-fragment="${url(lazy.fragment(c), 'gallery fragment')}" style="min-height:${c.prototypes.length * 118}px" aria-busy="true"></div>`
+    : classPrototypesHtml(c);
   return `<article class="cls" id="class-${c.index}">
 <header><h3><span class="cid">${esc(classNumber(c.name, c.index))}</span> ${esc(cname)}</h3>${status(c)}</header>
 ${attrs ? `<ul class="attrs">${attrs}</ul>` : ''}
-${c.prototypes.map((p) => prototypeBlock(p, cname)).join('\n')}
+${body}
 </article>`;
 }
 
-/** The gallery section: every class. */
-export function gallerySection(classes: readonly PageClass[], k: number, exemplars: number, region: { size: number; input: number } | null, status: ClassStatus = testAccuracyStatus): string {
+/**
+ * The lazy gallery's loader: fetches a class's fragment when its placeholder comes within 800 px of
+ * the viewport (and at once for a class reached by an anchor), then shows it.
+ */
+export const LAZY_GALLERY_SCRIPT = `
+(() => {
+  const load = (el) => {
+    if (el.dataset.loading) return;
+    el.dataset.loading = '1';
+    fetch(el.dataset.fragment).then((r) => (r.ok ? r.text() : Promise.reject(new Error('HTTP ' + r.status)))).then(
+      (html) => { el.outerHTML = html; },
+      (e) => { el.textContent = 'Could not load this class: ' + e.message; el.removeAttribute('aria-busy'); },
+    );
+  };
+  const boxes = document.querySelectorAll('.lazy[data-fragment]');
+  if (!('IntersectionObserver' in window)) { boxes.forEach(load); return; }
+  const io = new IntersectionObserver((entries) => entries.forEach((e) => { if (e.isIntersecting) { io.unobserve(e.target); load(e.target); } }), { rootMargin: '800px 0px' });
+  boxes.forEach((b) => io.observe(b));
+})();
+`;
+
+/** The gallery section: every class (lazy: the prototypes of each class as a fragment, see LazyGallery). */
+export function gallerySection(
+  classes: readonly PageClass[],
+  k: number,
+  exemplars: number,
+  region: { size: number; input: number } | null,
+  status: ClassStatus = testAccuracyStatus,
+  lazy: LazyGallery | null = null,
+): string {
   return `<section id="prototypes">
 <h2>The prototypes of every class</h2>
 <p class="lead">Each class's head vector is rewritten exactly as the sum of ${k} prototypes. A prototype is shown by the
@@ -102,7 +151,7 @@ heatmaps and its NMF part's (1 = the refinement kept the part).${
       : ''
   }</p>
 <div class="gallery">
-${classes.map((c) => classCard(c, status)).join("\n")}
+${classes.map((c) => classCard(c, status, lazy)).join("\n")}
 </div>
 </section>`;
 }

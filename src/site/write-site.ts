@@ -32,10 +32,13 @@ import { DEFAULT_BOX_PERCENTILE } from '../pictures/strongest-region.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { checkedInteger, checkedNumber, optional } from '../util/options.ts';
 import { packageVersion } from '../util/version.ts';
-import { renderViewerPage } from '../viewer/page.ts';
+import { galleryFragment, galleryFragmentPath, lazyGallery, renderViewerPage } from '../viewer/page.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../viewer/server.ts';
 import { siteAppScript } from './app-script.ts';
 import { SITE_APP_FILE, SITE_DATA_FILE, SITE_MODEL_FILE, SITE_ORT_DIR, SITE_ORT_FILES, SITE_ORT_MODULE, SITE_SCHEMA, SITE_SCHEMA_VERSION, type SiteData, type SiteExemplar } from './site-data.ts';
+
+/** Folder of the gallery's per-class fragments in a site of more than LAZY_GALLERY_CLASSES classes. */
+const SITE_GALLERY_DIR = 'gallery';
 
 /** onnxruntime-web's files the site needs: the wasm-only ES module, the wasm glue and binary. */
 export const ORT_WEB_FILES = SITE_ORT_FILES;
@@ -195,6 +198,16 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
     perClassTest: [],
     report: null,
   });
+  if (lazyGallery(classes)) {
+    await recordOutputEntries(dir, [SITE_GALLERY_DIR]);
+    await mkdir(join(dir, SITE_GALLERY_DIR), { recursive: true });
+    for (const c of classes) {
+      const text = galleryFragment(c);
+      await writeFileAtomic(join(dir, galleryFragmentPath(c)), text);
+      bytes += Buffer.byteLength(text);
+      files++;
+    }
+  }
   const html = renderViewerPage({ title, networkLabel: `model ${data.model.source.name}`, k: network.k, perPrototype: exemplars?.perPrototype ?? 0, classes, maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES, mode: 'site' });
   await writeFileAtomic(join(dir, 'index.html'), html);
   files += 3;

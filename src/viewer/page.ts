@@ -4,7 +4,7 @@
  * explain form that uploads an image to POST /api/explain and shows the returned card in a frame.
  * Self-contained: inline CSS and script, no external resources.
  */
-import { gallerySection, PROTOTYPE_BLOCK_CSS } from '../html/gallery.ts';
+import { classPrototypesHtml, gallerySection, LAZY_GALLERY_CLASSES, LAZY_GALLERY_SCRIPT, PROTOTYPE_BLOCK_CSS } from '../html/gallery.ts';
 import { esc, num } from '../html/format.ts';
 import type { PageClass } from '../html/page-data.ts';
 
@@ -124,12 +124,25 @@ export function classDiagnosticsLine(c: PageClass): string {
   );
 }
 
+/** Whether the page loads each class's prototypes as a fragment (more than LAZY_GALLERY_CLASSES classes). */
+export const lazyGallery = (classes: readonly PageClass[]): boolean => classes.length > LAZY_GALLERY_CLASSES;
+
+/** URL (relative to the page) of a class's gallery fragment: the viewer serves it, the site writes it. */
+export const galleryFragmentPath = (c: PageClass): string => `gallery/${c.index}.html`;
+
+/** A class's gallery fragment: its prototype blocks, images loaded lazily. */
+export function galleryFragment(c: PageClass): string {
+  return classPrototypesHtml(c).replace(/<img /g, '<img loading="lazy" ');
+}
+
 /**
  * The gallery of every class, with each class's diagnostics line where the demo page shows test
- * accuracy (the viewer has no test pass), and images loaded lazily.
+ * accuracy (the viewer has no test pass), and images loaded lazily; beyond LAZY_GALLERY_CLASSES
+ * classes, each class's prototypes load as a fragment when the class comes into view.
  */
 export function viewerGallery(classes: readonly PageClass[], k: number, perPrototype: number): string {
-  return gallerySection(classes, k, perPrototype, null, classDiagnosticsLine).replace(/<img /g, '<img loading="lazy" ');
+  const lazy = lazyGallery(classes) ? { fragment: galleryFragmentPath } : null;
+  return gallerySection(classes, k, perPrototype, null, classDiagnosticsLine, lazy).replace(/<img /g, '<img loading="lazy" ');
 }
 
 // Site mode, opened as file://: browsers do not run module scripts or fetch files from file:// pages
@@ -197,6 +210,7 @@ ${site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}">
 ${viewerGallery(d.classes, d.k, d.perPrototype)}
 </main>
 <script>${FILTER_SCRIPT}</script>
+${lazyGallery(d.classes) ? `<script>${LAZY_GALLERY_SCRIPT}</script>` : ''}
 ${site ? `<script>${FILE_URL_SCRIPT}</script>\n<script type="module" src="site-app.js"></script>` : `<script>${SERVER_EXPLAIN_SCRIPT}</script>`}
 </body>
 </html>

@@ -33,7 +33,7 @@ import sharp from 'sharp';
 import { maxDecodedPixels } from '../data/decode.ts';
 import { InputError, ProtolensError, UsageError } from '../util/errors.ts';
 import { checkedInteger } from '../util/options.ts';
-import { renderViewerPage } from './page.ts';
+import { galleryFragment, renderViewerPage } from './page.ts';
 import { resolveInside, sendFile } from './static-files.ts';
 
 /** Host bound by default: the loopback interface only. */
@@ -387,6 +387,12 @@ async function serve(
     if (path === '/' || path === '/index.html') return sendPage(req, res, page);
     if (path === '/api/manifest') return sendJson(res, 200, manifest);
     if (path === '/api/classes') return sendJson(res, 200, classesJson);
+    const fragment = /^\/gallery\/(\d{1,9})\.html$/.exec(path);
+    if (fragment) {
+      const c = classes[Number(fragment[1])];
+      if (!c) throw new HttpError(404, `${path}: no such class`);
+      return sendText(res, 200, galleryFragment(c), 'text/html; charset=utf-8');
+    }
     const served: [string, string | null][] = [
       ['/net/', netDir],
       ['/results/', explanationsDir],

@@ -4,12 +4,14 @@
  * the cost matters and the prototypes' meaning does not.
  */
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import sharp from 'sharp';
 import { join } from 'node:path';
 import { makePreprocessConfig, type PreprocessConfig } from '../../src/data/preprocess-config.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
 import { NETWORK_SCHEMA, saveNetwork, type NetworkManifest } from '../../src/network/artifact.ts';
-import type { SyntheticNet } from '../../test/helpers/synthetic-nets.ts';
+import { EXEMPLAR_INDEX_FILE, exemplarIndexHeader, writeExemplarIndex } from '../../src/network/exemplar-index.ts';
+import type { SyntheticNet } from './synthetic-nets.ts';
 
 export interface UniformNetwork {
   modelPath: string;
@@ -21,8 +23,12 @@ export interface UniformNetwork {
   W: number;
 }
 
-/** Write `<dir>/<name>.onnx` and `<dir>/net` (k prototypes per class, uniform split, no exemplars). */
-export async function writeUniformNetwork(dir: string, name: string, net: SyntheticNet, k: number, threads: number, seed = 0): Promise<UniformNetwork> {
+/**
+ * Write `<dir>/<name>.onnx` and `<dir>/net` (k prototypes per class, uniform split). Without
+ * `exemplars`, no exemplars; with it, an exemplar index listing that many patches per prototype, all
+ * pointing at the same few small pictures (for pages and sizes at many classes, not for their content).
+ */
+export async function writeUniformNetwork(dir: string, name: string, net: SyntheticNet, k: number, threads: number, seed = 0, exemplars = 0): Promise<UniformNetwork> {
   const modelPath = join(dir, `${name}.onnx`);
   await writeFile(modelPath, net.model);
   const size = net.inputSize[0];
@@ -61,9 +67,22 @@ export async function writeUniformNetwork(dir: string, name: string, net: Synthe
     seed,
     classes: [],
     failures: [],
-    exemplars: null,
+    exemplars: exemplars > 0 ? { perPrototype: exemplars, percentile: 95, index: EXEMPLAR_INDEX_FILE } : null,
     tensors: 'prototypes.safetensors',
   };
+  if (exemplars > 0) {
+    await mkdir(join(netDir, 'exemplars', 'shared'), { recursive: true });
+    for (let r = 0; r < exemplars; r++) {
+      const px = Buffer.alloc(24 * 24 * 3, 40 + 40 * r);
+      await sharp(px, { raw: { width: 24, height: 24, channels: 3 } }).webp().toFile(join(netDir, 'exemplars', 'shared', `p${r}.webp`));
+      await sharp(Buffer.alloc(56 * 56 * 3, 90 + 30 * r), { raw: { width: 56, height: 56, channels: 3 } }).webp().toFile(join(netDir, 'exemplars', 'shared', `p${r}_context.webp`));
+    }
+    const entry = (c: number, r: number) => ({ item: `c${c}/${r}`, image: `class_${c}/img_${r}.jpg`, score: 1 - r / 10, position: 0, box: { x: 0, y: 0, width: 24, height: 24 }, crop: `exemplars/shared/p${r}.webp`, context: `exemplars/shared/p${r}_context.webp` });
+    await writeExemplarIndex(netDir, {
+      ...exemplarIndexHeader(exemplars, 95, { height: size, width: size }, { height: H, width: W }),
+      classes: Array.from({ length: C }, (_, c) => ({ index: c, name: `class_${c}`, images: exemplars, prototypes: Array.from({ length: k }, () => Array.from({ length: exemplars }, (_, r) => entry(c, r))) })),
+    });
+  }
   await saveNetwork(netDir, manifest, { prototypes, initialPrototypes: prototypes, alpha: new Float32Array(C * k).fill(1), residualTerm: new Float32Array(C * D), headWeight, bias });
   return { modelPath, netDir, preprocess, C, D, H, W };
 }
