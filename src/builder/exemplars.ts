@@ -18,6 +18,8 @@ import { type ImageItem } from '../data/types.ts';
 import { type PreprocessConfig } from '../data/preprocess-config.ts';
 import { boxOnImage, crop } from '../pictures/overlay.ts';
 import { pictureExtension, type PictureEncoding } from '../pictures/image.ts';
+import { scaleBox } from '../pictures/layers.ts';
+import { resizeRgb } from '../data/resize.ts';
 import { prototypeBox } from '../pictures/overlay-layers.ts';
 import { buildModel, node, valueInfo } from '../onnx/builder.ts';
 import { EXEMPLARS_DIR, type ClassExemplars, type ExemplarEntry } from '../network/exemplar-index.ts';
@@ -185,6 +187,18 @@ export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassEx
     }
     return rgb;
   };
+  // The context picture is drawn on the image already reduced to its size (Pillow-exact bilinear, once
+  // per image), so drawing it needs no resize per exemplar.
+  const [cw, ch] = [Math.max(1, Math.round(inW * contextScale)), Math.max(1, Math.round(inH * contextScale))];
+  const smalls = new Map<number, Promise<Uint8Array>>();
+  const small = (j: number): Promise<Uint8Array> => {
+    let s = smalls.get(j);
+    if (!s) {
+      s = picture(j).then(async (data) => (cw === inW && ch === inH ? data : (await resizeRgb({ data, width: inW, height: inH }, cw, ch, 'bilinear')).data));
+      smalls.set(j, s);
+    }
+    return s;
+  };
   const one = async (i: number, r: number): Promise<ExemplarEntry> => {
     const { image: j, score } = chosen[i][r];
     const map = new Float32Array(hw);
@@ -194,14 +208,14 @@ export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassEx
       if (map[p] > map[position]) position = p;
     }
     const box = prototypeBox(map, H, W, inW, inH, pct);
-    const rgb = await picture(j);
+    const [rgb, ctx] = await Promise.all([picture(j), small(j)]);
     const base = `${EXEMPLARS_DIR}/${folder}/p${i}_${r}`;
     const cropPath = `${base}${ext}`;
     const contextPath = `${base}_context${ext}`;
     // Plain writes: the index (written atomically, after every picture) is what makes them part of the network.
     const [cropPng, contextPng] = await Promise.all([
       crop(rgb, inW, inH, box, 1, 'cubic', encoding),
-      boxOnImage(rgb, inW, inH, box, { heatmap: { map, height: H, width: W }, scale: contextScale, encoding }),
+      boxOnImage(ctx, cw, ch, scaleBox(box, inW, inH, cw, ch), { heatmap: { map, height: H, width: W }, encoding }),
     ]);
     await Promise.all([writeFile(join(settings.dir, cropPath), cropPng), writeFile(join(settings.dir, contextPath), contextPng)]);
     return { item: items[j].id, image: posix(relative(settings.datasetRoot, items[j].path)), score, position, box, crop: cropPath, context: contextPath };

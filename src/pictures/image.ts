@@ -10,6 +10,7 @@ import type { Layer } from './layers.ts';
  * order (alpha "over" in sRGB), and return 8-bit RGB pixels.
  */
 export async function composeRgb(imageRgb: Uint8Array, w: number, h: number, outW: number, outH: number, layers: readonly Layer[]): Promise<Uint8Array> {
+  if (outW === w && outH === h && layers.every((l) => 'rgba' in l)) return blendRgba(imageRgb, w * h, layers as readonly { rgba: Uint8Array }[]);
   let img = sharp(asBuffer(imageRgb), { raw: { width: w, height: h, channels: 3 } });
   if (outW !== w || outH !== h) img = img.resize(outW, outH, { fit: 'fill', kernel: 'cubic' });
   if (layers.length > 0) {
@@ -24,6 +25,31 @@ export async function composeRgb(imageRgb: Uint8Array, w: number, h: number, out
     throw new Error(`composeRgb: sharp returned ${info.width} x ${info.height} x ${info.channels}, expected ${outW} x ${outH} x 3`);
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * RGBA layers over an RGB image of n pixels, "over" in sRGB as libvips composites them (float, one
+ * rounding at the end): the pure-JavaScript path of `composeRgb` when nothing is resized and no SVG
+ * is drawn, which spares a sharp pipeline per picture.
+ */
+export function blendRgba(imageRgb: Uint8Array, n: number, layers: readonly { rgba: Uint8Array }[]): Uint8Array {
+  const out = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    let r = imageRgb[p * 3];
+    let g = imageRgb[p * 3 + 1];
+    let b = imageRgb[p * 3 + 2];
+    for (const { rgba } of layers) {
+      const a = rgba[p * 4 + 3] / 255;
+      if (a === 0) continue;
+      r = rgba[p * 4] * a + r * (1 - a);
+      g = rgba[p * 4 + 1] * a + g * (1 - a);
+      b = rgba[p * 4 + 2] * a + b * (1 - a);
+    }
+    out[p * 3] = Math.round(r);
+    out[p * 3 + 1] = Math.round(g);
+    out[p * 3 + 2] = Math.round(b);
+  }
+  return out;
 }
 
 /** Encode 8-bit RGB pixels (w x h x 3) as PNG. */
