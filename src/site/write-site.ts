@@ -17,13 +17,13 @@
  */
 import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { maxDecodedPixels } from '../data/decode.ts';
 import { validatePreprocessConfig } from '../data/preprocess-config.ts';
 import { DEFAULT_COMPLETENESS_TOLERANCE, DEFAULT_TOP } from '../explain/explain.ts';
 import { exportExplainedModel } from '../export/onnx-export.ts';
 import { pageClasses } from '../html/page-classes.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
 import { claimOutputFolder, recordOutputEntries } from '../io/output-folder.ts';
 import { isSameOrInside } from '../io/paths.ts';
 import { loadNetwork, MANIFEST_FILE, type Network } from '../network/artifact.ts';
@@ -39,9 +39,6 @@ import { SITE_APP_FILE, SITE_DATA_FILE, SITE_MODEL_FILE, SITE_ORT_DIR, SITE_ORT_
 
 /** Folder of the gallery's per-class fragments in a site of more than LAZY_GALLERY_CLASSES classes. */
 const SITE_GALLERY_DIR = 'gallery';
-
-/** onnxruntime-web's files the site needs: the wasm-only ES module, the wasm glue and binary. */
-export const ORT_WEB_FILES = SITE_ORT_FILES;
 
 export interface SiteOptions {
   /** Network folder (or a loaded network). */
@@ -84,7 +81,7 @@ async function findOrtWeb(): Promise<{ dir: string; version: string }> {
   }
   const dir = dirname(wasm);
   const pkg = JSON.parse(await readFile(join(dir, '..', 'package.json'), 'utf8')) as { version?: string };
-  for (const f of ORT_WEB_FILES) {
+  for (const f of SITE_ORT_FILES) {
     if (!(await stat(join(dir, f)).catch(() => null))?.isFile()) throw new InputError(`onnxruntime-web ${pkg.version ?? '?'} at ${dir} has no ${f}; install onnxruntime-web@^1.30`);
   }
   return { dir, version: String(pkg.version ?? 'unknown') };
@@ -123,7 +120,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
   let bytes = exported.bytes;
   let files = 1;
   let ortBytes = 0;
-  for (const f of ORT_WEB_FILES) {
+  for (const f of SITE_ORT_FILES) {
     ortBytes += await copyAtomic(join(ortWeb.dir, f), join(dir, SITE_ORT_DIR, f));
     files++;
   }
@@ -138,7 +135,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
   for (const rel of siteExemplars.flat(2).flatMap((e) => [e.crop, e.context])) {
     if (copied.has(rel)) continue;
     const src = resolve(network.dir, rel);
-    if (!rel.startsWith(`${EXEMPLARS_DIR}/`) || !src.startsWith(resolve(network.dir, EXEMPLARS_DIR) + sep)) {
+    if (!rel.startsWith(`${EXEMPLARS_DIR}/`) || src === resolve(network.dir, EXEMPLARS_DIR) || !(await isSameOrInside(src, join(network.dir, EXEMPLARS_DIR)))) {
       throw new InputError(`${exemplars?.file}: exemplar picture '${rel}' is not inside the network's ${EXEMPLARS_DIR}/ folder`);
     }
     try {
@@ -156,7 +153,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
   const featureMap = JSON.parse(m['protolens.feature_map']) as { height: number; width: number };
   const names = exported.names;
   if (!names.heatmaps) throw new Error('writeSite: the export has no heatmaps output');
-  const title = opts.title ?? `protolens: ${network.dir.split(sep).filter(Boolean).pop() ?? 'network'}`;
+  const title = opts.title ?? `protolens: ${basename(network.dir) || 'network'}`;
   const data: SiteData = {
     schema: SITE_SCHEMA,
     version: SITE_SCHEMA_VERSION,
@@ -169,7 +166,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
       file: SITE_MODEL_FILE,
       bytes: exported.bytes,
       sha256: exported.sha256,
-      source: { name: exported.sourceModel.split(sep).pop() ?? exported.sourceModel, sha256: exported.sourceSha256 },
+      source: { name: basename(exported.sourceModel), sha256: exported.sourceSha256 },
       input: { name: input.name, layout: input.layout, channels: input.channels, height: input.height, width: input.width },
       outputs: {
         logits: names.logits,
@@ -186,7 +183,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
     ort: { version: ortWeb.version, module: SITE_ORT_MODULE, wasmPaths: `${SITE_ORT_DIR}/` },
   };
   const dataText = `${JSON.stringify(data)}\n`;
-  await writeJsonAtomic(join(dir, SITE_DATA_FILE), data);
+  await writeFileAtomic(join(dir, SITE_DATA_FILE), dataText);
   await writeFileAtomic(join(dir, SITE_APP_FILE), app);
   const classes = pageClasses({
     classNames: network.manifest.classNames,
@@ -208,7 +205,9 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
       files++;
     }
   }
-  const html = renderViewerPage({ title, networkLabel: `model ${data.model.source.name}`, k: network.k, perPrototype: exemplars?.perPrototype ?? 0, classes, maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES, mode: 'site' });
+  const html = renderViewerPage({ title, networkLabel: `model ${data.model.source.name}`, k: network.k, perPrototype: exemplars?.perPrototype ?? 0, classes, maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
+    site: { app: SITE_APP_FILE, preloadModules: [SITE_ORT_MODULE], preloadFetches: [`${SITE_ORT_DIR}/${SITE_ORT_FILES[2]}`, SITE_MODEL_FILE] },
+  });
   await writeFileAtomic(join(dir, 'index.html'), html);
   files += 3;
   bytes += Buffer.byteLength(dataText) + Buffer.byteLength(app) + Buffer.byteLength(html);

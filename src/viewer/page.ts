@@ -19,11 +19,12 @@ export interface ViewerPageData {
   /** Largest accepted upload in bytes. */
   maxUploadBytes: number;
   /**
-   * Where explanations are computed: 'server' (default) posts the image to api/explain; 'site' runs
-   * the model in the page (src/site/: the module script `site-app.js` next to the page does it, and
-   * a Content-Security-Policy keeps every request inside the site).
+   * Where explanations are computed: absent (the viewer) posts the image to api/explain; given (a
+   * static site, src/site/), the model runs in the page: `app` is the module script that does it,
+   * `preloadModules` and `preloadFetches` start loading with the page, and a Content-Security-Policy
+   * keeps every request inside the site. Paths are relative to the page.
    */
-  mode?: 'server' | 'site';
+  site?: { app: string; preloadModules: readonly string[]; preloadFetches: readonly string[] };
 }
 
 const CSS = `
@@ -164,18 +165,18 @@ export const SITE_CSP =
   "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
   "img-src 'self' data: blob:; connect-src 'self' data: blob:; worker-src 'self' blob:; frame-src 'self' about:; form-action 'none'; base-uri 'self'";
 
-/** Site mode: the app, the runtime's module and wasm, and the model start loading with the page. */
-const SITE_PRELOADS = [
-  '<link rel="modulepreload" href="site-app.js">',
-  '<link rel="modulepreload" href="ort/ort.wasm.min.mjs">',
-  '<link rel="preload" href="ort/ort-wasm-simd-threaded.wasm" as="fetch" type="application/wasm" crossorigin>',
-  '<link rel="preload" href="model.onnx" as="fetch" crossorigin>',
-].join('\n');
+/** Site mode: the app, the runtime's module and the fetched files start loading with the page. */
+function sitePreloads(s: NonNullable<ViewerPageData['site']>): string {
+  return [
+    ...[s.app, ...s.preloadModules].map((m) => `<link rel="modulepreload" href="${esc(m)}">`),
+    ...s.preloadFetches.map((f) => `<link rel="preload" href="${esc(f)}" as="fetch"${f.endsWith('.wasm') ? ' type="application/wasm"' : ''} crossorigin>`),
+  ].join('\n');
+}
 
 /** The page as one HTML document. */
 export function renderViewerPage(d: ViewerPageData): string {
   const mb = (d.maxUploadBytes / (1024 * 1024)).toFixed(0);
-  const site = d.mode === 'site';
+  const site = d.site !== undefined;
   const lead = site
     ? `The image is explained here, in this browser: it is decoded and preprocessed as the network records, run once through the explained model (onnxruntime-web), and never sent anywhere. The logit of the predicted class (or the class you name) is split into one contribution per prototype plus the bias, and the card shows where each prototype fires and its closest training patches. PNG, JPEG, GIF or WebP, up to ${mb} MB.`
     : `The image is run through the model once; the logit of the predicted class is split into one contribution per prototype plus the bias, and the card shows where each prototype fires and its closest training patches. PNG, JPEG, GIF, WebP or TIFF, up to ${mb} MB.`;
@@ -185,7 +186,7 @@ export function renderViewerPage(d: ViewerPageData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-${site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}">\n${SITE_PRELOADS}\n` : ''}<title>${esc(d.title)}</title>
+${d.site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}">\n${sitePreloads(d.site)}\n` : ''}<title>${esc(d.title)}</title>
 <style>${CSS}</style>
 </head>
 <body>
@@ -211,7 +212,7 @@ ${viewerGallery(d.classes, d.k, d.perPrototype)}
 </main>
 <script>${FILTER_SCRIPT}</script>
 ${lazyGallery(d.classes) ? `<script>${LAZY_GALLERY_SCRIPT}</script>` : ''}
-${site ? `<script>${FILE_URL_SCRIPT}</script>\n<script type="module" src="site-app.js"></script>` : `<script>${SERVER_EXPLAIN_SCRIPT}</script>`}
+${d.site ? `<script>${FILE_URL_SCRIPT}</script>\n<script type="module" src="${esc(d.site.app)}"></script>` : `<script>${SERVER_EXPLAIN_SCRIPT}</script>`}
 </body>
 </html>
 `;

@@ -71,12 +71,12 @@ const ACTIVE_TYPES = ['.html', '.htm', '.svg', '.xml', '.xhtml'];
  * folder protolens did not write, such as the dataset) is sandboxed (CSP `sandbox`: no script, no
  * same-origin access), and one of a type that can carry script (HTML, SVG, XML) is sent as a download.
  */
-export function sendFile(res: ServerResponse, file: string, size?: number, opts: { untrusted?: boolean } = {}): void {
+export function sendFile(res: ServerResponse, file: string, size?: number, opts: { untrusted?: boolean; cacheControl?: string } = {}): void {
   const active = ACTIVE_TYPES.includes(extname(file).toLowerCase());
   res.writeHead(200, {
     'Content-Type': contentType(file),
     'X-Content-Type-Options': 'nosniff',
-    'Cache-Control': 'no-cache',
+    'Cache-Control': opts.cacheControl ?? 'no-cache',
     ...(opts.untrusted ? { 'Content-Security-Policy': 'sandbox' } : {}),
     ...(opts.untrusted && active ? { 'Content-Disposition': 'attachment' } : {}),
     ...(size !== undefined ? { 'Content-Length': String(size) } : {}),

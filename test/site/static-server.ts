@@ -23,11 +23,7 @@ export async function serveFolder(dir: string, opts: { isolated?: boolean; cache
       res.end('not found');
       return;
     }
-    if (opts.cache) {
-      const writeHead = res.writeHead.bind(res);
-      res.writeHead = ((status: number, headers?: Record<string, string>) => writeHead(status, { ...headers, 'Cache-Control': 'public, max-age=3600' })) as typeof res.writeHead;
-    }
-    sendFile(res, file);
+    sendFile(res, file, undefined, opts.cache ? { cacheControl: 'public, max-age=3600' } : {});
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;

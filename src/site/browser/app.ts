@@ -219,7 +219,8 @@ async function explain(file: File, className?: string): Promise<SiteExplanation>
     for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new Error(`${file.name}: the model's ${what} hold a non-finite value (${v[i]}) at ${i}`);
   }
   const probabilities = Array.from(softmax(logits));
-  const predicted = rankClasses(logits)[0];
+  const ranking = rankClasses(logits);
+  const predicted = ranking[0];
   const c = chosen ?? predicted;
   const contributions = Array.from(contributionsAll.subarray(c * k, (c + 1) * k));
   const residual = residualAll && residualAll[c] !== 0 ? residualAll[c] : null;
@@ -302,7 +303,7 @@ async function explain(file: File, className?: string): Promise<SiteExplanation>
   site.lastInput = rgb;
   const parts = contributions.map(fmt).join(' + ');
   say(
-    `${file.name}: ${data.classNames[c]} (rank ${rankClasses(logits).indexOf(c) + 1}, p = ${(100 * probabilities[c]).toFixed(1)}%). ` +
+    `${file.name}: ${data.classNames[c]} (rank ${ranking.indexOf(c) + 1}, p = ${(100 * probabilities[c]).toFixed(1)}%). ` +
       `Logit ${fmt(logits[c])} = ${parts}${residual !== null ? ` + ${fmt(residual)} (residual)` : ''} + ${fmt(bias[c])} (bias). ` +
       `${Math.round(result.timings.total)} ms in this browser.`,
   );
