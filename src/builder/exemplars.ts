@@ -11,7 +11,7 @@
  * The files and the index format: src/network/exemplar-index.ts.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeForDisplay, decodeJpeg } from '../data/load.ts';
 import { type ImageItem } from '../data/types.ts';
@@ -136,8 +136,6 @@ export interface ClassExemplarInput {
 }
 
 export interface ExemplarSettings {
-  /** Network folder (files go to <dir>/exemplars/...). */
-  dir: string;
   /** Dataset root, for the image paths recorded in the index. */
   datasetRoot: string;
   /** The preprocessing the features were computed with (the patch is cut from the image as the model saw it). */
@@ -158,14 +156,26 @@ const posix = (p: string) => p.split(sep).join('/');
 /** Exemplar pictures rendered at once (sharp works on libuv's pool, 4 threads by default). */
 const RENDER_CONCURRENCY = 4;
 
-/** Score a class's images, choose its exemplars, write their PNGs, and return its index entry. */
-export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassExemplarInput, settings: ExemplarSettings): Promise<ClassExemplars> {
+/** One encoded exemplar picture and where it goes, relative to the network folder. */
+export interface ExemplarFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/** A class's exemplars: its index entry and its encoded pictures (crop then context, entry by entry). */
+export interface RenderedExemplars {
+  exemplars: ClassExemplars;
+  files: ExemplarFile[];
+}
+
+/** Score a class's images, choose its exemplars and encode their pictures (in memory). */
+export async function renderClassExemplars(scorer: ExemplarScorer, input: ClassExemplarInput, settings: ExemplarSettings): Promise<RenderedExemplars> {
   const { classIndex, features, items, prototypes, k, H, W, D } = input;
   const n = items.length;
   const m = settings.perPrototype ?? DEFAULT_EXEMPLARS;
   const pct = settings.percentile ?? DEFAULT_EXEMPLAR_PERCENTILE;
   const hw = H * W;
-  if (n === 0) return { index: classIndex, name: input.className, images: 0, prototypes: Array.from({ length: k }, () => []) };
+  if (n === 0) return { exemplars: { index: classIndex, name: input.className, images: 0, prototypes: Array.from({ length: k }, () => []) }, files: [] };
   const { maps, scores } = await scorer.score(features, n, hw, D, prototypes, k);
   const chosen = selectExemplars(scores, n, k, m);
   const [inH, inW] = settings.preprocess.size;
@@ -173,7 +183,6 @@ export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassEx
   const ext = pictureExtension(encoding);
   const contextScale = Math.min(1, (settings.contextSize ?? DEFAULT_EXEMPLAR_CONTEXT_SIZE) / Math.max(inW, inH));
   const folder = `c${String(classIndex).padStart(5, '0')}`;
-  await mkdir(join(settings.dir, EXEMPLARS_DIR, folder), { recursive: true });
   const pictures = new Map<number, Promise<Uint8Array>>();
   const picture = (j: number): Promise<Uint8Array> => {
     let rgb = pictures.get(j);
@@ -199,7 +208,7 @@ export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassEx
     }
     return s;
   };
-  const one = async (i: number, r: number): Promise<ExemplarEntry> => {
+  const one = async (i: number, r: number): Promise<{ entry: ExemplarEntry; files: ExemplarFile[] }> => {
     const { image: j, score } = chosen[i][r];
     const map = new Float32Array(hw);
     let position = 0;
@@ -212,22 +221,36 @@ export async function writeClassExemplars(scorer: ExemplarScorer, input: ClassEx
     const base = `${EXEMPLARS_DIR}/${folder}/p${i}_${r}`;
     const cropPath = `${base}${ext}`;
     const contextPath = `${base}_context${ext}`;
-    // Plain writes: the index (written atomically, after every picture) is what makes them part of the network.
-    const [cropPng, contextPng] = await Promise.all([
+    const [cropBytes, contextBytes] = await Promise.all([
       crop(rgb, inW, inH, box, 1, 'cubic', encoding),
       boxOnImage(ctx, cw, ch, scaleBox(box, inW, inH, cw, ch), { heatmap: { map, height: H, width: W }, encoding }),
     ]);
-    await Promise.all([writeFile(join(settings.dir, cropPath), cropPng), writeFile(join(settings.dir, contextPath), contextPng)]);
-    return { item: items[j].id, image: posix(relative(settings.datasetRoot, items[j].path)), score, position, box, crop: cropPath, context: contextPath };
+    return {
+      entry: { item: items[j].id, image: posix(relative(settings.datasetRoot, items[j].path)), score, position, box, crop: cropPath, context: contextPath },
+      files: [
+        { path: cropPath, bytes: cropBytes },
+        { path: contextPath, bytes: contextBytes },
+      ],
+    };
   };
   const tasks = chosen.flatMap((list, i) => list.map((_, r) => [i, r] as const));
-  const done = new Array<ExemplarEntry>(tasks.length);
+  const done = new Array<{ entry: ExemplarEntry; files: ExemplarFile[] }>(tasks.length);
   let next = 0;
   const worker = async () => {
     for (let t = next++; t < tasks.length; t = next++) done[t] = await one(tasks[t][0], tasks[t][1]);
   };
   await Promise.all(Array.from({ length: Math.min(RENDER_CONCURRENCY, tasks.length) }, worker));
   const result: ExemplarEntry[][] = chosen.map(() => []);
-  tasks.forEach(([i], t) => result[i].push(done[t]));
-  return { index: classIndex, name: input.className, images: n, prototypes: result };
+  tasks.forEach(([i], t) => result[i].push(done[t].entry));
+  return { exemplars: { index: classIndex, name: input.className, images: n, prototypes: result }, files: done.flatMap((d) => d.files) };
+}
+
+/**
+ * Write rendered pictures below the network folder `dir`. Plain writes: the index (written atomically,
+ * after every picture) is what makes them part of the network.
+ */
+export async function writeExemplarFiles(dir: string, files: readonly ExemplarFile[]): Promise<void> {
+  const folders = new Set(files.map((f) => dirname(join(dir, f.path))));
+  for (const f of folders) await mkdir(f, { recursive: true });
+  await Promise.all(files.map((f) => writeFile(join(dir, f.path), f.bytes)));
 }

@@ -16,6 +16,8 @@ import type { FeatureStore } from './store.ts';
 export interface ExtractClassesOptions extends Omit<ExtractOptions, 'onImages'> {
   /** Cap per class (evenly spaced subset); default all images. */
   maxImagesPerClass?: number;
+  /** The classes to settle, in this order (default every class of the dataset). */
+  classes?: readonly number[];
 }
 
 /** What happened to one class. */
@@ -50,7 +52,7 @@ export interface ExtractClassesReport {
 }
 
 /**
- * Make sure `store` holds every class of `dataset`. Two passes: the first finds the classes the
+ * Make sure `store` holds every class of `dataset` (or the classes `opts.classes` lists). Two passes: the first finds the classes the
  * cache already has (to size the progress total); the second extracts the others. Item lists are
  * listed per class and dropped after use, so memory does not grow with the number of classes.
  */
@@ -63,28 +65,28 @@ export async function extractClasses(
   hooks: ExtractClassesHooks = {},
 ): Promise<ExtractClassesReport> {
   const t0 = performance.now();
-  const C = dataset.classNames.length;
+  const classes = opts.classes ?? dataset.classNames.map((_, c) => c);
   const listClass = async (c: number) => {
     const items = capItems(await dataset.itemsOfClass(c), opts.maxImagesPerClass);
     return { items, fingerprints: await fingerprintItems(items) };
   };
-  const todo: boolean[] = [];
+  const todo = new Set<number>();
   let total = 0;
-  for (let c = 0; c < C; c++) {
+  for (const c of classes) {
     throwIfAborted(opts.signal);
     const { items, fingerprints } = await listClass(c);
-    const cached = await store.has(c, fingerprints);
-    todo.push(!cached);
-    if (!cached) total += items.length;
+    if (await store.has(c, fingerprints)) continue;
+    todo.add(c);
+    total += items.length;
   }
   const report: ExtractClassesReport = { classes: [], classesExtracted: 0, classesCached: 0, imagesExtracted: 0, imagesFailed: 0, seconds: 0, headCheck: null };
   let done = 0;
   hooks.onProgress?.(0, total, 0);
-  for (let c = 0; c < C; c++) {
+  for (const c of classes) {
     throwIfAborted(opts.signal);
     const { items, fingerprints } = await listClass(c);
     let info: ClassExtraction;
-    if (!todo[c] && (await store.has(c, fingerprints))) {
+    if (!todo.has(c) && (await store.has(c, fingerprints))) {
       const { metadata, tensors } = await readSafetensorsHeader(store.classPath(c));
       const failed = (JSON.parse(metadata.failures ?? '[]') as unknown[]).length;
       info = { classIndex: c, requested: items.length, images: tensors.features.shape[0], failed, cached: true };

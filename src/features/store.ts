@@ -55,7 +55,8 @@ export interface ClassFeatures {
   pictures?: Uint8Array[];
 }
 
-function canonical(value: unknown): string {
+/** JSON with object keys sorted at every level: equal values give equal text. */
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
@@ -69,7 +70,7 @@ export function cacheKeyHash(key: FeatureCacheKey): string {
 }
 
 /** Hash of a class's requested image list, to tell a stale class file from a valid one. */
-function itemsHash(items: readonly string[]): string {
+export function itemsHash(items: readonly string[]): string {
   return createHash('sha256').update(items.join('\n')).digest('hex').slice(0, 20);
 }
 

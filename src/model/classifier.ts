@@ -219,6 +219,7 @@ async function finishLoad(
   const dims = (k: number) => (input.layout === 'NCHW' ? [k, input.channels, input.height, input.width] : [k, input.height, input.width, input.channels]);
   const C = head.numClasses;
   const D = head.featureDim;
+  let closed = false;
 
   const runChunk = async (data: Float32Array, k: number) => {
     const out = await session.run({ [input.name]: new ort.Tensor('float32', data, dims(k)) }, [featuresOutput, logitsOutput]);
@@ -337,6 +338,8 @@ async function finishLoad(
     run,
     checkHead,
     close: async () => {
+      if (closed) return;
+      closed = true;
       await session.release();
     },
   };

@@ -13,7 +13,7 @@ import { type ImageItem } from '../../src/data/types.ts';
 import { loadImage } from '../../src/data/load.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
 import { buildResNetLike } from '../helpers/synthetic-nets.ts';
-import { ExemplarScorer, writeClassExemplars } from '../../src/builder/exemplars.ts';
+import { ExemplarScorer, renderClassExemplars, writeExemplarFiles } from '../../src/builder/exemplars.ts';
 import { exemplarIndexHeader, writeExemplarIndex, EXEMPLAR_INDEX_FILE, type ClassExemplars } from '../../src/network/exemplar-index.ts';
 import { NETWORK_SCHEMA, saveNetwork, type NetworkManifest } from '../../src/network/artifact.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -131,13 +131,13 @@ export async function makeExplainFixture(root: string): Promise<ExplainFixture> 
     const classes: ClassExemplars[] = [];
     try {
       for (let c = 0; c < C; c++) {
-        classes.push(
-          await writeClassExemplars(
-            scorer,
-            { classIndex: c, className: CLASS_NAMES[c], features, items, prototypes: prototypes.slice(c * K * D, (c + 1) * K * D), k: K, H, W, D },
-            { dir, datasetRoot: root, preprocess, perPrototype: 2 },
-          ),
+        const r = await renderClassExemplars(
+          scorer,
+          { classIndex: c, className: CLASS_NAMES[c], features, items, prototypes: prototypes.slice(c * K * D, (c + 1) * K * D), k: K, H, W, D },
+          { datasetRoot: root, preprocess, perPrototype: 2 },
         );
+        await writeExemplarFiles(dir, r.files);
+        classes.push(r.exemplars);
       }
     } finally {
       await scorer.close();
