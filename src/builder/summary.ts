@@ -3,7 +3,7 @@
  */
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../network/artifact.ts';
-import type { BuildResult } from './build.ts';
+import type { BuildResult, ShardResult } from './build.ts';
 
 export const BUILD_SUMMARY_SCHEMA = 'protolens.build/1';
 
@@ -28,11 +28,24 @@ export interface BuildSummary {
   /** Prototypes whose part fidelity fell below the threshold, per class (class index, prototype, fidelity), and the classes that fell back to a residual term. */
   lowFidelity: { threshold: number | null; prototypes: { class: number; name: string; prototype: number; partFidelity: number | null }[]; fallbackClasses: number[] };
   extraction: { classesExtracted: number; classesCached: number; imagesExtracted: number; imagesFailed: number; seconds: number; imagesPerSecond: number | null; headCheck: { relError: number; images: number; tolerance: number } | null };
-  decomposition: { seconds: number; threads: number };
+  /** Classes decomposed in this run and classes whose result came from the results cache (earlier builds or shards). */
+  decomposition: { seconds: number; threads: number; classesComputed: number; classesFromCache: number };
   exemplars: { perPrototype: number; percentile: number; index: string; pictures: number; seconds: number } | null;
+  /** True when the network was assembled from cached results only (nothing extracted or decomposed). */
+  assembled: boolean;
   cache: string;
+  /** The results folder the network was assembled from. */
+  results: string;
   peakRssMB: number;
   seconds: number;
+}
+
+function extractionJson(ex: BuildResult['extraction']): BuildSummary['extraction'] {
+  return {
+    ...ex,
+    headCheck: ex.headCheck ? { relError: ex.headCheck.relError, images: ex.headCheck.images, tolerance: ex.headCheck.tolerance } : null,
+    imagesPerSecond: ex.imagesExtracted > 0 && ex.seconds > 0 ? (ex.imagesExtracted + ex.imagesFailed) / ex.seconds : null,
+  };
 }
 
 /** The summary of a finished build. */
@@ -56,10 +69,12 @@ export function buildSummary(r: BuildResult): BuildSummary {
     headCheck: { relError: r.headCheck.relError, tolerance: r.headCheck.tolerance },
     meanPartFidelity: fid.length ? fid.reduce((a, b) => a + b, 0) / fid.length : null,
     lowFidelity: lowFidelityOf(m.classes),
-    extraction: { ...ex, headCheck: ex.headCheck ? { relError: ex.headCheck.relError, images: ex.headCheck.images, tolerance: ex.headCheck.tolerance } : null, imagesPerSecond: ex.imagesExtracted > 0 && ex.seconds > 0 ? (ex.imagesExtracted + ex.imagesFailed) / ex.seconds : null },
+    extraction: extractionJson(ex),
     decomposition: r.decomposition,
     exemplars: m.exemplars && r.exemplars ? { ...m.exemplars, ...r.exemplars } : null,
+    assembled: r.assembled,
     cache: r.cacheDir,
+    results: r.resultsDir,
     peakRssMB: Math.round(r.peakRssBytes / 1048576),
     seconds: r.seconds,
   };
@@ -97,15 +112,81 @@ export function formatBuildSummary(s: BuildSummary): string {
     ['classes', `${s.classes}, k = ${s.k} prototypes each, ${s.images} training images`],
     ['extraction', `${ex.classesExtracted} classes extracted (${ex.imagesExtracted} images${ex.imagesPerSecond ? `, ${ex.imagesPerSecond.toFixed(1)} images/s` : ''}), ${ex.classesCached} from the cache`],
     ['head check', `random input: relative error ${s.headCheck.relError.toExponential(2)}${ex.headCheck ? `; ${ex.headCheck.images} training images: ${ex.headCheck.relError.toExponential(2)}` : ''} (tolerance ${s.headCheck.tolerance})`],
-    ['decomposition', `${s.decomposition.seconds.toFixed(1)} s on ${s.decomposition.threads} thread${s.decomposition.threads === 1 ? '' : 's'}${s.meanPartFidelity !== null ? `, mean part fidelity ${s.meanPartFidelity.toFixed(3)}` : ''}`],
+    ['decomposition', `${decompositionLine(s.decomposition)}${s.meanPartFidelity !== null ? `, mean part fidelity ${s.meanPartFidelity.toFixed(3)}` : ''}`],
     ['low fidelity', lowFidelityLine(s.lowFidelity)],
     ['exemplars', s.exemplars ? `up to ${s.exemplars.perPrototype} per prototype, ${s.exemplars.pictures} pictures (${s.exemplars.index})` : 'none'],
     ['skipped images', s.failures.count === 0 ? 'none' : `${s.failures.count} (listed in the manifest)`],
+    ...(s.assembled ? [['assembled', 'from cached results only: nothing extracted or decomposed in this run'] as [string, string]] : []),
     ['cache', s.cache],
     ['time', `${s.seconds.toFixed(1)} s, peak RSS ${s.peakRssMB} MB`],
   ];
+  return table(rows);
+}
+
+function table(rows: [string, string][]): string {
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n') + '\n';
+}
+
+function decompositionLine(d: BuildSummary['decomposition']): string {
+  const s = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 'es'}`;
+  return `${s(d.classesComputed, 'class')} decomposed (${d.seconds.toFixed(1)} s on ${d.threads} thread${d.threads === 1 ? '' : 's'}), ${d.classesFromCache} from the results cache`;
+}
+
+export const SHARD_SUMMARY_SCHEMA = 'protolens.build-shard/1';
+
+/** What `protolens build --shard I/N --json` prints. */
+export interface ShardSummary {
+  schema: typeof SHARD_SUMMARY_SCHEMA;
+  shard: { index: number; count: number; source: string };
+  /** The classes this shard owns (indices). */
+  classes: number[];
+  plan: string;
+  images: number;
+  failures: { count: number; items: { path: string; reason: string }[] };
+  warnings: string[];
+  headCheck: { relError: number; tolerance: number };
+  extraction: BuildSummary['extraction'];
+  decomposition: BuildSummary['decomposition'];
+  exemplars: { pictures: number; seconds: number } | null;
+  cache: string;
+  results: string;
+  peakRssMB: number;
+  seconds: number;
+}
+
+export function shardSummary(r: ShardResult): ShardSummary {
+  return {
+    schema: SHARD_SUMMARY_SCHEMA,
+    shard: { index: r.shard.index, count: r.shard.count, source: r.shard.source },
+    classes: r.classes,
+    plan: r.plan,
+    images: r.images,
+    failures: { count: r.failures.length, items: r.failures },
+    warnings: r.warnings,
+    headCheck: { relError: r.headCheck.relError, tolerance: r.headCheck.tolerance },
+    extraction: extractionJson(r.extraction),
+    decomposition: r.decomposition,
+    exemplars: r.exemplars,
+    cache: r.cacheDir,
+    results: r.resultsDir,
+    peakRssMB: Math.round(r.peakRssBytes / 1048576),
+    seconds: r.seconds,
+  };
+}
+
+export function formatShardSummary(s: ShardSummary): string {
+  const ex = s.extraction;
+  return table([
+    ['shard', `${s.shard.index}/${s.shard.count} (${s.shard.source}): ${s.classes.length} classes, ${s.images} training images`],
+    ['extraction', `${ex.classesExtracted} classes extracted (${ex.imagesExtracted} images${ex.imagesPerSecond ? `, ${ex.imagesPerSecond.toFixed(1)} images/s` : ''}), ${ex.classesCached} from the feature cache`],
+    ['decomposition', decompositionLine(s.decomposition)],
+    ['exemplars', s.exemplars ? `${s.exemplars.pictures} pictures (${s.exemplars.seconds.toFixed(1)} s)` : 'none'],
+    ['skipped images', s.failures.count === 0 ? 'none' : `${s.failures.count}`],
+    ['results', s.results],
+    ['network', 'not written by a shard: when every shard is done, run the same build without --shard to assemble it'],
+    ['time', `${s.seconds.toFixed(1)} s, peak RSS ${s.peakRssMB} MB`],
+  ]);
 }
 
 /** "none", or how many prototypes fell below the threshold, the worst few, and any fallback. */

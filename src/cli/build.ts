@@ -1,9 +1,10 @@
 /** `protolens build --model M.onnx --data DIR`: build the part-prototype network artifact. */
 import { intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
-import { buildNetwork } from '../builder/build.ts';
+import { buildNetwork, buildShard, type BuildHooks } from '../builder/build.ts';
+import { parseShard, type ShardSpec } from '../builder/shards.ts';
 import { DEFAULT_CACHE_NAME, type BuildOptions } from '../builder/options.ts';
-import { buildSummary, formatBuildSummary } from '../builder/summary.ts';
+import { buildSummary, formatBuildSummary, formatShardSummary, shardSummary } from '../builder/summary.ts';
 import { parseSize, type PreprocessOptions } from '../data/preprocess-config.ts';
 import { preprocessCliOptions, preprocessFromArgs } from './preprocess-options.ts';
 import { BuildInterrupted } from '../features/extract.ts';
@@ -14,6 +15,8 @@ import { Progress } from '../util/progress.ts';
 
 /** Exit code of a build stopped by SIGINT (128 + 2, the shell convention). */
 export const EXIT_INTERRUPTED = 130;
+/** Exit code of a build stopped by SIGTERM (128 + 15). */
+export const EXIT_TERMINATED = 143;
 
 // Layout comes from the model (override with --input-layout), so the data layer's --layout is not offered.
 const { layout: _layout, ...preprocessOptions } = preprocessCliOptions;
@@ -59,6 +62,9 @@ const options: Record<string, OptionSpec> = {
   'exemplar-quality': { type: 'string', value: 'Q', description: 'WebP quality of exemplar pictures (1-100)', default: String(DEFAULT_EXEMPLAR_QUALITY) },
   'exemplar-context-size': { type: 'string', value: 'PX', description: "longer side of an exemplar's context picture (the training image with the patch boxed), never above the input size", default: String(DEFAULT_EXEMPLAR_CONTEXT_SIZE) },
   strict: { type: 'boolean', description: 'fail on the first undecodable image instead of skipping and listing it' },
+  shard: { type: 'string', value: 'I/N|auto', description: "compute only shard I of N (classes balanced by size) into the cache and write no network; 'auto' reads SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards)" },
+  shards: { type: 'string', value: 'N', description: 'number of shards for --shard auto (required with Kubernetes Indexed Jobs)' },
+  complete: { type: 'boolean', description: 'assembling after shards: compute the classes the shards left missing here instead of failing' },
   json: { type: 'boolean', description: 'print the build summary as JSON on stdout (layout in docs/build.md)' },
   quiet: { type: 'boolean', description: 'no progress and no summary (warnings and errors still go to stderr; --json still prints its summary)' },
 };
@@ -76,7 +82,13 @@ const spec: CommandSpec = {
     '',
     'Exit codes: 0 built (also when some images were skipped: see the warning and "failures" in --json),',
     '2 usage error, 3 unusable input (model, dataset, class count, too few images, --strict failure),',
-    '4 failed numerical check, 130 interrupted (finished classes stay cached; rerun to resume).',
+    '4 failed numerical check, 130 interrupted (SIGINT) or 143 terminated (SIGTERM; finished classes stay cached:',
+    'rerun to resume).',
+    '',
+    'On a cluster: run the same command with --shard I/N (or --shard auto in a Slurm array or Kubernetes',
+    'Indexed Job) on every node over one shared --cache, then once without --shard: it assembles the',
+    'network from the cache with no extraction or decomposition (exit 3 naming the classes and shards still',
+    "missing, unless --complete). 'protolens status --cache DIR' shows the shards' progress. See docs/scale.md.",
   ].join('\n'),
 };
 
@@ -179,14 +191,33 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
   return opts;
 }
 
+/** The shard from --shard and --shards (and the scheduler's environment for 'auto'), or null. */
+export function shardFromArgs(values: Parsed['values'], env: NodeJS.ProcessEnv = process.env): ShardSpec | null {
+  const shards = intOption(values, 'shards');
+  const text = str(values, 'shard');
+  if (text === undefined) {
+    if (shards !== undefined) throw new UsageError('--shards N is used with --shard auto');
+    return null;
+  }
+  if (values.complete === true) throw new UsageError('--complete is for the assembling build (without --shard)');
+  return parseShard(text, shards, env);
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}' (the model and data are given with --model and --data)\nRun 'protolens build --help' for usage.`);
   const opts = buildOptionsFromArgs(values);
+  const shard = shardFromArgs(values);
   const quiet = values.quiet === true;
   const controller = new AbortController();
-  const onSigint = () => controller.abort(new BuildInterrupted('interrupted; finished classes are cached: rerun the same command to resume'));
-  process.once('SIGINT', onSigint);
+  // SIGTERM is how Slurm and Kubernetes stop a job (cancel, time limit, eviction): stop the same way.
+  let signalled: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signalled = sig;
+    controller.abort(new BuildInterrupted(`interrupted (${sig}); finished classes are cached: rerun the same command to resume`));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const label = { extract: 'features', decompose: 'prototypes' } as const;
   let current: { phase: 'extract' | 'decompose'; bar: Progress; finished: boolean } | null = null;
   const endBar = () => {
@@ -194,26 +225,32 @@ async function run(argv: string[]): Promise<number> {
     current = null;
   };
   try {
-    const result = await buildNetwork(
-      { ...opts, signal: controller.signal },
-      {
-        onProgress: (p) => {
-          if (quiet || p.total === 0) return;
-          if (current?.phase !== p.phase) {
-            endBar();
-            current = { phase: p.phase, bar: new Progress({ label: label[p.phase], total: p.total, unit: p.unit }), finished: false };
-          }
-          if (current.finished) return;
-          if (p.done < p.total) current.bar.update(p.done, p.className);
-          else {
-            current.bar.update(p.done);
-            current.bar.finish();
-            current.finished = true;
-          }
-        },
-        onWarning: (m) => process.stderr.write(`${process.stderr.isTTY && current ? '\r\x1b[K' : ''}protolens build: warning: ${m}\n`),
+    const hooks: BuildHooks = {
+      onProgress: (p) => {
+        if (quiet || p.total === 0) return;
+        if (current?.phase !== p.phase) {
+          endBar();
+          current = { phase: p.phase, bar: new Progress({ label: label[p.phase], total: p.total, unit: p.unit }), finished: false };
+        }
+        if (current.finished) return;
+        if (p.done < p.total) current.bar.update(p.done, p.className);
+        else {
+          current.bar.update(p.done);
+          current.bar.finish();
+          current.finished = true;
+        }
       },
-    );
+      onWarning: (m) => process.stderr.write(`${process.stderr.isTTY && current ? '\r\x1b[K' : ''}protolens build: warning: ${m}\n`),
+    };
+    if (shard) {
+      const result = await buildShard({ ...opts, shard, signal: controller.signal }, hooks);
+      endBar();
+      const summary = shardSummary(result);
+      if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      else if (!quiet) process.stdout.write(formatShardSummary(summary));
+      return ExitCode.ok;
+    }
+    const result = await buildNetwork({ ...opts, complete: values.complete === true, signal: controller.signal }, hooks);
     endBar();
     const summary = buildSummary(result);
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -222,11 +259,12 @@ async function run(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof BuildInterrupted && controller.signal.aborted) {
       process.stderr.write(`\nprotolens build: ${e.message}\n`);
-      return EXIT_INTERRUPTED;
+      return signalled === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
     }
     throw e;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
 }
 

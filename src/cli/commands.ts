@@ -28,6 +28,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./build.ts')).buildCommand,
   },
   {
+    name: 'status',
+    summary: "Show a build cache's progress: classes with features and results, and every shard's state.",
+    load: async () => (await import('./status.ts')).statusCommand,
+  },
+  {
     name: 'explain',
     summary: "Explain a model's predictions on images: each logit split into per-prototype contributions plus bias.",
     load: async () => (await import('./explain.ts')).explainCommand,
