@@ -18,13 +18,12 @@
  *                                        [--k 10] [--threads 2] [--exemplars 5] [--profile-only]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { Rng } from '../src/util/random.ts';
 import { decodeRgb } from '../src/data/decode.ts';
 import { encodeJpeg } from '../src/data/load.ts';
@@ -33,7 +32,7 @@ import { makePreprocessConfig } from '../src/data/preprocess-config.ts';
 import { FeatureStore } from '../src/features/store.ts';
 import { DEFAULT_EXTRACT_BATCH } from '../src/features/extract.ts';
 import { loadClassifier } from '../src/model/classifier.ts';
-import { buildResNet } from '../test/helpers/synthetic-nets.ts';
+import { bytesOf, dataset, H, model, W } from './cub-data.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,66 +51,7 @@ const CLASSES = Number(values.classes);
 const PER_CLASS = Number(values['per-class']);
 const K = Number(values.k);
 const THREADS = Number(values.threads);
-const [W, H] = [500, 375];
-const root = resolve('.cache/bench-cub-scale');
 const r = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
-
-/** du -sb */
-function bytesOf(p: string): number {
-  const st = statSync(p, { throwIfNoEntry: false });
-  if (!st) return 0;
-  if (!st.isDirectory()) return st.size;
-  return readdirSync(p).reduce((s, n) => s + bytesOf(join(p, n)), 0);
-}
-
-/** A 500 x 375 drawing: a smooth background and a few ellipses whose colours depend on the class. */
-async function drawing(c: number, j: number): Promise<Buffer> {
-  const rng = new Rng(c * 100_003 + j);
-  const cls = new Rng(c);
-  const palette = Array.from({ length: 3 }, () => [cls.int(256), cls.int(256), cls.int(256)]);
-  const data = Buffer.alloc(W * H * 3);
-  const g = [rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.4), rng.uniform(40, 120)];
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const o = (y * W + x) * 3;
-    data[o] = g[2] + x * g[0] * 0.3;
-    data[o + 1] = g[2] + y * g[1] * 0.3;
-    data[o + 2] = g[2] + (x + y) * 0.1;
-  }
-  for (let e = 0; e < 5; e++) {
-    const [cx, cy, rx, ry] = [rng.uniform(0, W), rng.uniform(0, H), rng.uniform(20, 90), rng.uniform(20, 90)];
-    const col = palette[e % 3];
-    for (let y = Math.max(0, Math.floor(cy - ry)); y < Math.min(H, cy + ry); y++) for (let x = Math.max(0, Math.floor(cx - rx)); x < Math.min(W, cx + rx); x++) {
-      if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 > 1) continue;
-      const o = (y * W + x) * 3;
-      data[o] = col[0];
-      data[o + 1] = col[1];
-      data[o + 2] = col[2];
-    }
-  }
-  return sharp(data, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-}
-
-async function dataset(): Promise<string> {
-  const dir = join(root, `data-${CLASSES}x${PER_CLASS}`);
-  if (existsSync(join(dir, '.complete'))) return dir;
-  await rm(dir, { recursive: true, force: true });
-  for (let c = 0; c < CLASSES; c++) {
-    const cdir = join(dir, `${String(c + 1).padStart(3, '0')}.class_${c}`);
-    await mkdir(cdir, { recursive: true });
-    for (let j = 0; j < PER_CLASS; j++) await writeFile(join(cdir, `img_${String(j).padStart(4, '0')}.jpg`), await drawing(c, j));
-  }
-  await writeFile(join(dir, '.complete'), '');
-  return dir;
-}
-
-async function model(): Promise<{ path: string; inputName: string }> {
-  const path = join(root, `${MODEL}-${CLASSES}.onnx`);
-  if (!existsSync(path)) {
-    await mkdir(root, { recursive: true });
-    await writeFile(path, buildResNet(MODEL === 'resnet50' ? 50 : 34, { numClasses: CLASSES }).model);
-  }
-  return { path, inputName: 'input' };
-}
 
 /** (a) The model alone, pre-decoded batches of the build's size (32), median of rounds. */
 async function ortAlone(path: string, inputName: string): Promise<number> {
@@ -218,8 +158,8 @@ function build(modelPath: string, data: string, out: string, cache: string): Pro
 
 const load0 = loadavg()[0];
 const t0 = performance.now();
-const data = await dataset();
-const { path: modelPath, inputName } = await model();
+const data = await dataset(CLASSES, PER_CLASS);
+const { path: modelPath, inputName } = await model(MODEL, CLASSES);
 const prepared = (performance.now() - t0) / 1000;
 const rate = await ortAlone(modelPath, inputName);
 const perImage = await profile(data, modelPath, rate);

@@ -90,6 +90,8 @@ export interface BuildResult extends ComputeReport {
   warnings: string[];
   /** Peak resident set size of the process so far, bytes (process.resourceUsage().maxRSS). */
   peakRssBytes: number;
+  /** CPU seconds (user + system, every thread) the process has used so far. */
+  cpuSeconds: number;
   seconds: number;
 }
 
@@ -108,7 +110,14 @@ export interface ShardResult extends ComputeReport {
   failures: ItemFailure[];
   warnings: string[];
   peakRssBytes: number;
+  cpuSeconds: number;
   seconds: number;
+}
+
+/** CPU seconds (user + system) of this process so far. */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /** Resolve the dataset layout and the split (default: train for CUB, all for ImageFolder). */
@@ -543,6 +552,7 @@ export async function buildNetwork(options: BuildOptions & AssembleOptions, hook
       failures,
       warnings,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      cpuSeconds: cpuSeconds(),
       seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
@@ -594,6 +604,7 @@ export async function buildShard(options: BuildOptions & { shard: ShardSpec }, h
       failures,
       warnings,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      cpuSeconds: cpuSeconds(),
       seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {

@@ -37,6 +37,8 @@ export interface BuildSummary {
   /** The results folder the network was assembled from. */
   results: string;
   peakRssMB: number;
+  /** CPU seconds of the process (user + system, all threads). */
+  cpuSeconds: number;
   seconds: number;
 }
 
@@ -76,6 +78,7 @@ export function buildSummary(r: BuildResult): BuildSummary {
     cache: r.cacheDir,
     results: r.resultsDir,
     peakRssMB: Math.round(r.peakRssBytes / 1048576),
+    cpuSeconds: r.cpuSeconds,
     seconds: r.seconds,
   };
 }
@@ -118,7 +121,7 @@ export function formatBuildSummary(s: BuildSummary): string {
     ['skipped images', s.failures.count === 0 ? 'none' : `${s.failures.count} (listed in the manifest)`],
     ...(s.assembled ? [['assembled', 'from cached results only: nothing extracted or decomposed in this run'] as [string, string]] : []),
     ['cache', s.cache],
-    ['time', `${s.seconds.toFixed(1)} s, peak RSS ${s.peakRssMB} MB`],
+    ['time', `${s.seconds.toFixed(1)} s (CPU ${s.cpuSeconds.toFixed(1)} s), peak RSS ${s.peakRssMB} MB`],
   ];
   return table(rows);
 }
@@ -152,6 +155,7 @@ export interface ShardSummary {
   cache: string;
   results: string;
   peakRssMB: number;
+  cpuSeconds: number;
   seconds: number;
 }
 
@@ -171,6 +175,7 @@ export function shardSummary(r: ShardResult): ShardSummary {
     cache: r.cacheDir,
     results: r.resultsDir,
     peakRssMB: Math.round(r.peakRssBytes / 1048576),
+    cpuSeconds: r.cpuSeconds,
     seconds: r.seconds,
   };
 }
@@ -185,7 +190,7 @@ export function formatShardSummary(s: ShardSummary): string {
     ['skipped images', s.failures.count === 0 ? 'none' : `${s.failures.count}`],
     ['results', s.results],
     ['network', 'not written by a shard: when every shard is done, run the same build without --shard to assemble it'],
-    ['time', `${s.seconds.toFixed(1)} s, peak RSS ${s.peakRssMB} MB`],
+    ['time', `${s.seconds.toFixed(1)} s (CPU ${s.cpuSeconds.toFixed(1)} s), peak RSS ${s.peakRssMB} MB`],
   ]);
 }
 

@@ -182,7 +182,9 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   end(
     'build',
     'build',
-    `${built.images} training images; features ${built.extraction.classesCached === m.classes.length ? 'from the cache' : `extracted (${built.extraction.imagesExtracted} images)`}, decomposition ${built.decomposition.seconds.toFixed(1)} s on ${built.decomposition.threads} threads, ${built.exemplars?.pictures ?? 0} exemplar pictures`,
+    built.assembled
+      ? `${built.images} training images; features, prototypes and exemplars from the cache (a previous build with the same options)`
+      : `${built.images} training images; features ${built.extraction.imagesExtracted === 0 ? 'from the cache' : `extracted (${built.extraction.imagesExtracted} images)`}, decomposition ${built.decomposition.seconds.toFixed(1)} s on ${built.decomposition.threads} threads, ${built.exemplars?.pictures ?? 0} exemplar pictures`,
   );
 
   // 3-4. Classify the test split, explain a few images.
@@ -331,7 +333,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     explanationsIndex: explained.length > 0 ? exp('index.html') : null,
     site: site ? { index: `${DEMO_LAYOUT.site}/index.html`, megabytes: site.bytes / 1e6 } : null,
     evaluation,
-    timing: { steps: [...steps], seconds: elapsedBeforePage, cached: ds.reused && built.extraction.classesCached === m.classes.length, loadAverage: loadavg(), cpus: availableParallelism(), node: process.versions.node, date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') },
+    timing: { steps: [...steps], seconds: elapsedBeforePage, cached: ds.reused && built.extraction.imagesExtracted === 0, loadAverage: loadavg(), cpus: availableParallelism(), node: process.versions.node, date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') },
     command: o.command,
     warnings: [...warnings],
   };

@@ -194,8 +194,8 @@ test('a second run reuses the dataset and features and leaves nothing stale', as
   assert.equal(await stat(join(out, 'evaluation')).catch(() => null), null, 'the previous evaluation is gone');
   const html = await readFile(join(out, 'index.html'), 'utf8');
   assert.ok(html.includes('The evaluation was skipped'));
-  // The features came from the cache: the build step and the time tile say so.
-  assert.ok(html.includes('features from the cache, decomposition'));
+  // The features and the per-class results came from the cache: the build step and the time tile say so.
+  assert.ok(html.includes('features, prototypes and exemplars from the cache'));
   assert.ok(html.includes('to make this page (dataset and features from the cache)'));
 });
 
