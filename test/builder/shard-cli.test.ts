@@ -98,20 +98,22 @@ test('SIGTERM stops a shard with exit 143 and records it as failed; the rerun re
   const cache = join(tmp, 'c2');
   const out = join(tmp, 'n2');
   const recordDir = () => {
+    if (!existsSync(cache)) return null;
     const key = readdirSync(cache).find((d) => existsSync(join(cache, d, 'results')));
     if (!key) return null;
     const res = readdirSync(join(cache, key, 'results'))[0];
     return res ? join(cache, key, 'results', res, 'shards-1') : null;
   };
+  let poll: NodeJS.Timeout | undefined;
   const r = await protolens([...base(cache, out), '--shard', '0/1', '--max-images-per-class', '6'], {}, (kill) => {
-    const poll = setInterval(() => {
+    poll = setInterval(() => {
       const dir = recordDir();
       if (dir && existsSync(join(dir, '0.json'))) {
         clearInterval(poll);
         kill('SIGTERM');
       }
     }, 20);
-  });
+  }).finally(() => clearInterval(poll));
   assert.equal(r.status, 143, r.stderr);
   assert.match(r.stderr, /interrupted \(SIGTERM\); finished classes are cached/);
   const rec = JSON.parse(readFileSync(join(recordDir()!, '0.json'), 'utf8'));
