@@ -11,12 +11,12 @@
  *                                    [--k 10] [--shards 4] [--concurrency 2] [--exemplars 5]
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bytesOf, dataset, model } from './cub-data.ts';
+import { treeFiles } from '../test/helpers/tree-files.ts';
 
 const { values } = parseArgs({
   options: {
@@ -57,18 +57,10 @@ function cli(args: string[]): Promise<Run> {
   });
 }
 
-function files(dir: string, root = dir, out = new Map<string, Buffer>()): Map<string, Buffer> {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) files(p, root, out);
-    else out.set(relative(root, p), readFileSync(p));
-  }
-  return out;
-}
 
 function sameNetwork(a: string, b: string): boolean {
-  const fa = files(a);
-  const fb = files(b);
+  const fa = treeFiles(a);
+  const fb = treeFiles(b);
   if (fa.size !== fb.size) return false;
   for (const [n, bytes] of fa) if (!fb.get(n)?.equals(bytes)) return false;
   return true;

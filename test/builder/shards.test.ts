@@ -2,15 +2,16 @@
 // to a single-machine build, missing shards named, a failed shard resumed, shards racing on a class.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { buildNetwork, buildShard, type BuildResult } from '../../src/builder/build.ts';
 import type { BuildOptions } from '../../src/builder/options.ts';
 import { parseShard, planShards, readShardRecords, type ShardSpec } from '../../src/builder/shards.ts';
 import { cacheStatus, formatCacheStatus } from '../../src/builder/status.ts';
 import { InputError, UsageError } from '../../src/util/errors.ts';
 import { makeFixture, type Fixture } from './fixtures.ts';
+import { treeFiles } from '../helpers/tree-files.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'protolens-shards-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -28,19 +29,10 @@ const opts = (out: string, cache: string): BuildOptions => ({
 });
 const shard = (index: number, count: number): ShardSpec => ({ index, count, source: 'option' });
 
-/** Every file of a network folder (relative path -> bytes). */
-function files(dir: string, root = dir, out = new Map<string, Buffer>()): Map<string, Buffer> {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) files(p, root, out);
-    else out.set(relative(root, p), readFileSync(p));
-  }
-  return out;
-}
 
 function assertSameNetwork(a: string, b: string): void {
-  const fa = files(a);
-  const fb = files(b);
+  const fa = treeFiles(a);
+  const fb = treeFiles(b);
   assert.deepEqual([...fb.keys()].sort(), [...fa.keys()].sort());
   assert.ok(fa.has('prototypes.safetensors') && fa.has('manifest.json') && fa.has(join('exemplars', 'index.json')));
   for (const [name, bytes] of fa) assert.ok(bytes.equals(fb.get(name)!), `${name} differs`);

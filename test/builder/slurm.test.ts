@@ -4,13 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { generatePartsDataset } from '../../src/data/synthetic/generate.ts';
 import { readDemoModelRecord } from '../../src/demo/model-record.ts';
 import { DEFAULT_DEMO_MODEL } from '../../src/demo/options.ts';
 import { startSlurmCluster, type SlurmCluster } from '../helpers/slurm-cluster.ts';
+import { treeFiles } from '../helpers/tree-files.ts';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'protolens-slurm-'));
@@ -37,14 +38,6 @@ function protolens(args: string[], env: NodeJS.ProcessEnv = process.env): { stat
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function files(dir: string, root = dir, out = new Map<string, Buffer>()): Map<string, Buffer> {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) files(p, root, out);
-    else out.set(relative(root, p), readFileSync(p));
-  }
-  return out;
-}
 
 test('sbatch --array=0-3 of `build --shard auto`, then assembly: the network equals a one-machine build byte for byte', { timeout: 900_000 }, async () => {
   const c = cluster!;
@@ -98,8 +91,8 @@ test('sbatch --array=0-3 of `build --shard auto`, then assembly: the network equ
   const one = protolens(['build', ...buildArgs, '--out', join(tmp, 'net-one'), '--cache', join(tmp, 'cache-one'), '--json', '--quiet']);
   assert.equal(one.status, 0, one.stderr);
   assert.equal(JSON.parse(one.stdout).decomposition.classesComputed, 15);
-  const fa = files(join(tmp, 'net-one'));
-  const fb = files(net);
+  const fa = treeFiles(join(tmp, 'net-one'));
+  const fb = treeFiles(net);
   assert.deepEqual([...fb.keys()].sort(), [...fa.keys()].sort());
   for (const [name, bytes] of fa) assert.ok(bytes.equals(fb.get(name)!), `${name} differs between the sharded and the one-machine network`);
 });
