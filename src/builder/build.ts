@@ -26,6 +26,7 @@ import { openDataset } from '../data/open.ts';
 import { extractClasses, type ClassExtraction, type ExtractClassesReport } from '../features/extract-classes.ts';
 import { checkPreprocessFits, throwIfAborted } from '../features/extract.ts';
 import { capItems, fingerprintItems } from '../features/selection.ts';
+import type { ImageItem } from '../data/types.ts';
 import { FeatureStore, type ItemFailure } from '../features/store.ts';
 import { loadClassifier, type Classifier, type HeadCheck } from '../model/classifier.ts';
 import { classLabel } from '../prototypes/decompose.ts';
@@ -114,10 +115,18 @@ export interface ShardResult extends ComputeReport {
   seconds: number;
 }
 
-/** CPU seconds (user + system) of this process so far. */
-function cpuSeconds(): number {
+/** The fields every build and shard result reports about its run: caches, head check, warnings, resources, time. */
+function runFacts(ctx: BuildContext, t0: number): Pick<BuildResult, 'cacheDir' | 'resultsDir' | 'headCheck' | 'warnings' | 'peakRssBytes' | 'cpuSeconds' | 'seconds'> {
   const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
+  return {
+    cacheDir: ctx.store.dir,
+    resultsDir: ctx.results.dir,
+    headCheck: ctx.headCheck,
+    warnings: ctx.warnings,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuSeconds: (u.user + u.system) / 1e6,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /** Resolve the dataset layout and the split (default: train for CUB, all for ImageFolder). */
@@ -159,8 +168,8 @@ interface BuildContext {
   warnings: string[];
   signal: AbortSignal | undefined;
   label: (c: number) => string;
-  /** The class's images (after the cap) and their fingerprints. */
-  listClass: (c: number) => Promise<{ count: number; fingerprints: string[] }>;
+  /** The class's images after the cap. */
+  itemsOf: (c: number) => Promise<ImageItem[]>;
 }
 
 /** Open the dataset and the classifier, check them against each other, open the caches. The caller closes the classifier. */
@@ -217,10 +226,7 @@ async function openBuild(o: ResolvedBuildOptions, layout: { format: DatasetForma
       warnings,
       signal: options.signal,
       label: (c) => classLabel({ classIndex: c, className: classNames[c] }),
-      listClass: async (c) => {
-        const items = capItems(await dataset.itemsOfClass(c), o.maxImagesPerClass ?? undefined);
-        return { count: items.length, fingerprints: await fingerprintItems(items) };
-      },
+      itemsOf: async (c) => capItems(await dataset.itemsOfClass(c), o.maxImagesPerClass ?? undefined),
     };
     return { ctx, classifier };
   } catch (e) {
@@ -229,33 +235,35 @@ async function openBuild(o: ResolvedBuildOptions, layout: { format: DatasetForma
   }
 }
 
-/** The classes among `classes` without a valid cached result. */
-async function classesWithoutResult(ctx: BuildContext, classes: readonly number[]): Promise<number[]> {
-  const missing: number[] = [];
+/** The classes among `classes` without a valid cached result, in order, with their images' fingerprints. */
+async function classesWithoutResult(ctx: BuildContext, classes: readonly number[]): Promise<Map<number, string[]>> {
+  const missing = new Map<number, string[]>();
   for (const c of classes) {
     throwIfAborted(ctx.signal);
-    if (!(await ctx.results.has(c, (await ctx.listClass(c)).fingerprints))) missing.push(c);
+    const fingerprints = await fingerprintItems(await ctx.itemsOf(c));
+    if (!(await ctx.results.has(c, fingerprints))) missing.set(c, fingerprints);
   }
   return missing;
 }
 
 /**
- * Compute the result of every class in `classes` that has none in the results cache: extract (or
- * reuse) its features, decompose, render its exemplars, write its result file. Closes the classifier
- * once the features are settled. `onClassDone` runs after each class is finished (computed or cached).
+ * Compute the result of every class of `missing` (classesWithoutResult of the run's `total` classes):
+ * extract (or reuse) its features, decompose, render its exemplars, write its result file. Closes the
+ * classifier once the features are settled. `onClassDone` runs after each class is finished (computed
+ * or cached).
  */
 async function computeClasses(
   ctx: BuildContext,
   classifier: Classifier,
-  classes: readonly number[],
+  total: number,
+  missing: ReadonlyMap<number, string[]>,
   hooks: BuildHooks,
   onClassDone?: (done: number, computed: number) => Promise<void>,
 ): Promise<ComputeReport> {
   const { o, store, results, dataset, classNames, HW, D, H, W, k, signal, label } = ctx;
-  let pending: number[];
+  const pending = [...missing.keys()];
   let extraction: ExtractClassesReport;
   try {
-    pending = await classesWithoutResult(ctx, classes);
     extraction = await extractClasses(
       classifier,
       dataset,
@@ -278,7 +286,7 @@ async function computeClasses(
   } finally {
     await classifier.close();
   }
-  const cachedCount = classes.length - pending.length;
+  const cachedCount = total - pending.length;
   await onClassDone?.(cachedCount, 0);
 
   const counts = new Map<number, { images: number; failed: number; failures: ItemFailure[]; fingerprints: string[] }>();
@@ -292,7 +300,7 @@ async function computeClasses(
         const f = cf.failures[0];
         throw new InputError(`image ${f.path}: ${f.reason} (${label(c)}, recorded in the feature cache; strict mode accepts no undecodable images)`);
       }
-      counts.set(c, { images: cf.n, failed: cf.failures.length, failures: cf.failures, fingerprints: (await ctx.listClass(c)).fingerprints });
+      counts.set(c, { images: cf.n, failed: cf.failures.length, failures: cf.failures, fingerprints: missing.get(c)! });
       checkUsableClass(cf.features, cf.n, HW, D, k, label(c), cf.failures.length);
       return { F: cf.features, n: cf.n, hw: HW, d: D, v: ctx.headW.slice(c * D, (c + 1) * D), classIndex: c, className: classNames[c] };
     },
@@ -530,11 +538,9 @@ export async function buildNetwork(options: BuildOptions & AssembleOptions, hook
     const all = ctx.classNames.map((_, c) => c);
     let report: ComputeReport;
     try {
-      if ((await readShardPlans(ctx.results.dir)).length > 0 && !options.complete) {
-        const missing = await classesWithoutResult(ctx, all);
-        if (missing.length > 0) throw await missingClassesError(ctx, missing);
-      }
-      report = await computeClasses(ctx, classifier, all, hooks);
+      const missing = await classesWithoutResult(ctx, all);
+      if (missing.size > 0 && !options.complete && (await readShardPlans(ctx.results.dir)).length > 0) throw await missingClassesError(ctx, [...missing.keys()]);
+      report = await computeClasses(ctx, classifier, all.length, missing, hooks);
     } finally {
       await classifier.close();
     }
@@ -542,18 +548,12 @@ export async function buildNetwork(options: BuildOptions & AssembleOptions, hook
     if (failures.length > 0) warn(`${failures.length} image${failures.length === 1 ? ' was' : 's were'} skipped (could not be decoded); listed under 'failures' in ${join(o.out, MANIFEST_FILE)}`);
     return {
       ...report,
+      ...runFacts(ctx, t0),
       dir: o.out,
       manifest,
-      cacheDir: ctx.store.dir,
-      resultsDir: ctx.results.dir,
       assembled: report.extraction.classesExtracted === 0 && report.decomposition.classesComputed === 0,
-      headCheck: ctx.headCheck,
       images,
       failures,
-      warnings,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      cpuSeconds: cpuSeconds(),
-      seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
     await out.abandon();
@@ -577,35 +577,29 @@ export async function buildShard(options: BuildOptions & { shard: ShardSpec }, h
   let recorder: ShardRecorder | null = null;
   try {
     const sizes: number[] = [];
-    for (let c = 0; c < ctx.C; c++) sizes.push((await ctx.listClass(c)).count);
+    for (let c = 0; c < ctx.C; c++) sizes.push((await ctx.itemsOf(c)).length);
     const plan = await writeShardPlan(ctx.results.dir, sizes, options.shard.count);
     const mine = plan.assignment.flatMap((s, c) => (s === options.shard.index ? [c] : []));
     recorder = await ShardRecorder.start(ctx.results.dir, options.shard, mine.length);
     const rec = recorder;
-    const report = await computeClasses(ctx, classifier, mine, hooks, (done, computed) => rec.progress(done, computed));
+    const report = await computeClasses(ctx, classifier, mine.length, await classesWithoutResult(ctx, mine), hooks, (done, computed) => rec.progress(done, computed));
     const failures: ItemFailure[] = [];
     let images = 0;
     for (const c of mine) {
-      const r = await ctx.results.read(c);
+      const r = await ctx.results.summary(c);
       failures.push(...r.failures);
       images += r.images;
-      for (const w of (r.diagnostics.warnings as string[] | undefined) ?? []) warn(w);
+      for (const w of r.warnings) warn(w);
     }
     await recorder.finish();
     return {
       ...report,
+      ...runFacts(ctx, t0),
       shard: options.shard,
       classes: mine,
       plan: planPath(ctx.results.dir, options.shard.count),
-      cacheDir: ctx.store.dir,
-      resultsDir: ctx.results.dir,
-      headCheck: ctx.headCheck,
       images,
       failures,
-      warnings,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      cpuSeconds: cpuSeconds(),
-      seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
     await recorder?.finish(e).catch(() => undefined);

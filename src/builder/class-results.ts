@@ -19,7 +19,7 @@
  * entry, the pictures in its order, crop then context).
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeStaleTemporaries, writeJsonAtomic } from '../io/atomic.ts';
 import { readSafetensors, readSafetensorsHeader, tensorOf, writeSafetensors, type Tensor } from '../io/safetensors.ts';
@@ -91,12 +91,6 @@ export class ResultStore {
     }
   }
 
-  /** The class indices with a result file (whatever images it was computed from). */
-  async classesPresent(): Promise<number[]> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    return names.map((n) => /^class-(\d+)\.safetensors$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
-  }
-
   async write(r: ClassResult, requestedItems: readonly string[]): Promise<void> {
     const tensors: Record<string, Tensor> = {
       prototypes: tensorOf(r.prototypes, [r.alpha.length, r.prototypes.length / Math.max(1, r.alpha.length)]),
@@ -121,6 +115,18 @@ export class ResultStore {
       metadata.exemplars = JSON.stringify({ entry: r.exemplars.entry, paths: files.map((f) => f.path) });
     }
     await writeSafetensors(this.classPath(r.classIndex), tensors, metadata);
+  }
+
+  /** What a class's file says about its images and warnings, from its header alone (no tensors read). */
+  async summary(classIndex: number): Promise<{ images: number; failures: ItemFailure[]; warnings: string[] }> {
+    const p = this.classPath(classIndex);
+    const { metadata } = await readSafetensorsHeader(p);
+    try {
+      const summary = JSON.parse(metadata.summary) as { images: number; diagnostics: { warnings?: string[] } };
+      return { images: summary.images, failures: JSON.parse(metadata.failures), warnings: summary.diagnostics.warnings ?? [] };
+    } catch {
+      throw new InputError(`${p}: unreadable metadata 'summary' or 'failures'; delete the file to recompute the class`);
+    }
   }
 
   async read(classIndex: number): Promise<ClassResult> {
