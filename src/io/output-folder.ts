@@ -7,10 +7,11 @@
  * writes (`recordOutputEntries`); when it reuses the folder, the entries the previous run recorded are
  * removed first, so no stale result of an earlier run is left beside the new ones, and nothing else.
  */
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../util/errors.ts';
 import { makeDirs } from './dirs.ts';
+import { writeFileAtomic } from './atomic.ts';
 
 export const OUTPUT_CLAIM_FILE = '.protolens-output';
 
@@ -31,12 +32,14 @@ const safeEntry = (e: unknown): e is string => typeof e === 'string' && e !== ''
  * @param option how the folder is named in errors (e.g. '--out').
  * @throws InputError: `dir` is a file, or a non-empty folder protolens did not claim for `kind`.
  */
-export async function claimOutputFolder(dir: string, kind: OutputKind, option = '--out'): Promise<string> {
+export async function claimOutputFolder(dir: string, kind: OutputKind, option = '--out', o: { keepPrevious?: boolean } = {}): Promise<string> {
   const abs = resolve(dir);
   const st = await stat(abs).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(new InputError(`${option} ${dir}: cannot be read (${e.code ?? e.message})`))));
   if (st && !st.isDirectory()) throw new InputError(`${option} ${dir}: exists and is not a folder`);
   if (st) {
-    const entries = await readdir(abs);
+    // A claim being written by another process (its temporary file) does not make the folder foreign.
+    const claimTemporary = (e: string) => e.startsWith(`.${OUTPUT_CLAIM_FILE}.`) && e.endsWith('.tmp');
+    const entries = (await readdir(abs)).filter((e) => !claimTemporary(e));
     if (entries.length > 0) {
       let claim: Partial<Claim> | null = null;
       if (entries.includes(OUTPUT_CLAIM_FILE)) {
@@ -52,6 +55,8 @@ export async function claimOutputFolder(dir: string, kind: OutputKind, option = 
       if (claim.kind !== kind) {
         throw new InputError(`${option} ${dir}: the folder holds protolens ${String(claim.kind)}, not ${kind}; choose a new or empty folder`);
       }
+      // Several processes share the folder (evaluation shards): nothing is removed, the claim stays.
+      if (o.keepPrevious) return abs;
       // The previous run's results go; files it did not record (if someone added any) stay.
       for (const e of (Array.isArray(claim.entries) ? claim.entries : []).filter(safeEntry)) await rm(join(abs, e), { recursive: true, force: true });
       await writeClaim(abs, { tool: 'protolens', kind, entries: [] });
@@ -64,7 +69,8 @@ export async function claimOutputFolder(dir: string, kind: OutputKind, option = 
 }
 
 async function writeClaim(dir: string, claim: Claim): Promise<void> {
-  await writeFile(join(dir, OUTPUT_CLAIM_FILE), `${JSON.stringify(claim)}\n`);
+  // Atomic: another process (a shard) may be reading the claim while this one writes it.
+  await writeFileAtomic(join(dir, OUTPUT_CLAIM_FILE), `${JSON.stringify(claim)}\n`);
 }
 
 /** Add top-level entries this run wrote to the claimed folder's record (see the module comment). */

@@ -58,9 +58,22 @@ export async function openEvaluationData(root: string, opts: EvaluationDataOptio
   return { dataset, split, selected, count: selected ? selected.size : dataset.size };
 }
 
-/** The selected items, in dataset order. */
-export async function* selectedItems(data: EvaluationData): AsyncGenerator<ImageItem> {
-  for await (const it of data.dataset.items()) if (!data.selected || data.selected.has(it.index)) yield it;
+/** Ordinals [start, end) of the selected images (a shard's range). */
+export type OrdinalRange = readonly [number, number];
+
+/**
+ * The selected items, in dataset order, with their ordinal (position among the selected images);
+ * only those whose ordinal is in `range` when given.
+ */
+export async function* selectedItems(data: EvaluationData, range?: OrdinalRange): AsyncGenerator<ImageItem & { ordinal: number }> {
+  let ordinal = 0;
+  for await (const it of data.dataset.items()) {
+    if (data.selected && !data.selected.has(it.index)) continue;
+    const o = ordinal++;
+    if (range && o < range[0]) continue;
+    if (range && o >= range[1]) break;
+    yield Object.assign(it, { ordinal: o });
+  }
 }
 
 export interface ForwardBatchOptions {
@@ -70,6 +83,8 @@ export interface ForwardBatchOptions {
   partsVariant?: PartsVariant;
   /** Called for each image that cannot be decoded. */
   onFailure?: (f: Failure) => void;
+  /** Only the selected images with these ordinals (a shard's range; default all). */
+  range?: OrdinalRange;
 }
 
 /**
@@ -79,7 +94,14 @@ export interface ForwardBatchOptions {
 export async function* forwardBatches(model: NetworkEvaluationModel, data: EvaluationData, cfg: PreprocessConfig, opts: ForwardBatchOptions = {}): AsyncGenerator<ForwardBatch> {
   const batchSize = model.classifier.maxBatch ?? opts.batchSize ?? 32;
   const inputSize: [number, number] = [model.input.height, model.input.width];
-  const stream = batches(selectedItems(data), cfg, { batchSize, onFailure: opts.onFailure });
+  const ordinals = new Map<number, number>();
+  const items = async function* () {
+    for await (const it of selectedItems(data, opts.range)) {
+      ordinals.set(it.index, it.ordinal);
+      yield it;
+    }
+  };
+  const stream = batches(items(), cfg, { batchSize, onFailure: opts.onFailure });
   try {
     for await (const b of stream) {
       const n = b.items.length;
@@ -90,6 +112,11 @@ export async function* forwardBatches(model: NetworkEvaluationModel, data: Evalu
         tensor: b.tensor,
         labels: b.items.map((it) => it.label),
         indices: b.items.map((it) => it.index),
+        ordinals: b.items.map((it) => {
+          const o = ordinals.get(it.index)!;
+          ordinals.delete(it.index);
+          return o;
+        }),
         ids: b.items.map((it) => it.id),
         parts: variant ? b.items.map((it, i) => (it.parts ? protocolParts(it.parts, protocolCrop(it, variant, b.geometries[i].source), inputSize) : undefined)) : undefined,
         features,

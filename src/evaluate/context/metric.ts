@@ -63,6 +63,23 @@ export interface Metric<R, Ctx extends EvaluationContext = EvaluationContext> {
   run(ctx: Ctx): Promise<R>;
 }
 
+/**
+ * A metric whose work splits over consecutive ranges of the evaluation images (shards): `partial`
+ * scores the images the context streams and returns what the report needs from them (JSON-safe,
+ * see io/json-numbers.ts), `merge` turns the partials of consecutive ranges, in order, into the
+ * report. `run(ctx)` is `merge([await partial(ctx)], ctx)`, so a run on one machine and a sharded
+ * run compute the report with the same code from the same numbers.
+ */
+export interface ShardableMetric<P, R, Ctx extends EvaluationContext = EvaluationContext> extends Metric<R, Ctx> {
+  partial(ctx: Ctx): Promise<P>;
+  merge(partials: readonly P[], ctx: Ctx): R;
+}
+
+/** `run` of a shardable metric. */
+export function runWhole<P, R, Ctx extends EvaluationContext>(m: Pick<ShardableMetric<P, R, Ctx>, 'partial' | 'merge'>): (ctx: Ctx) => Promise<R> {
+  return async (ctx) => m.merge([await m.partial(ctx)], ctx);
+}
+
 /** Number of images in a batch, checked against its labels, indices and ids. */
 export function batchCount(b: EvaluationBatch, ctx: EvaluationContext): number {
   const n = b.labels.length;

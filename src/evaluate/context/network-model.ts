@@ -19,6 +19,11 @@ import { prototypeSets, type PrototypeSet, type PrototypeSetName } from './proto
 
 /** A batch with the model already run on it. */
 export interface ForwardBatch extends EvaluationBatch {
+  /**
+   * Position of each image among the selected images, 0-based, counting images that failed to
+   * decode: the same on one machine and in a shard (metrics that score a subset choose by it).
+   */
+  ordinals: readonly number[];
   /** n x HW x D features (the classifier adapter's session). */
   features: Float32Array;
   /** n x C: the black box's own logits. */

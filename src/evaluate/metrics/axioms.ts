@@ -18,7 +18,7 @@ import { InputError } from '../../util/errors.ts';
 import { Rng } from '../../util/random.ts';
 import { checkCompleteness, checkLinearity, checkSensitivity, checkSymmetry, DEFAULT_AXIOM_TOLERANCE, type AxiomName, type AxiomResult } from '../protocols/axioms.ts';
 import { argmaxRow } from './fidelity.ts';
-import { batchCount, type Metric } from '../context/metric.ts';
+import { batchCount, runWhole, type ShardableMetric } from '../context/metric.ts';
 import type { NetworkEvaluationContext } from '../context/network-model.ts';
 
 /** Images given linearity, sensitivity and symmetry checks by default (completeness: every image). */
@@ -57,53 +57,76 @@ export interface AxiomsReport {
   failure: string | null;
 }
 
+/** One axiom's running count and worst case; JSON-safe (see io/json-numbers.ts for the NaN and Infinity it may hold). */
+export interface TallyState {
+  images: number;
+  checks: number;
+  failures: number;
+  worstError: number;
+  tolerance: number;
+  /** worstError / tolerance of the worst case (Infinity for a NaN error), -1 before any check. */
+  ratio: number;
+  worst: AxiomSummary['worst'];
+}
+
 class Tally {
-  images = 0;
-  checks = 0;
-  failures = 0;
-  worstError = 0;
-  tolerance = 0;
-  private ratio = -1;
-  worst: AxiomSummary['worst'] = null;
+  readonly s: TallyState = { images: 0, checks: 0, failures: 0, worstError: 0, tolerance: 0, ratio: -1, worst: null };
   constructor(readonly axiom: AxiomName) {}
   add(r: AxiomResult, id: string, c: number): void {
-    this.checks += r.checks;
-    if (!r.pass) this.failures++;
+    const s = this.s;
+    s.checks += r.checks;
+    if (!r.pass) s.failures++;
     if (r.checks === 0) return;
     const ratio = r.worstError / Math.max(r.tolerance, 1e-300);
-    if (ratio > this.ratio || Number.isNaN(r.worstError)) {
-      this.ratio = Number.isNaN(r.worstError) ? Infinity : ratio;
-      this.worstError = r.worstError;
-      this.tolerance = r.tolerance;
-      this.worst = { id, class: c, detail: r.detail };
+    if (ratio > s.ratio || Number.isNaN(r.worstError)) {
+      s.ratio = Number.isNaN(r.worstError) ? Infinity : ratio;
+      s.worstError = r.worstError;
+      s.tolerance = r.tolerance;
+      s.worst = { id, class: c, detail: r.detail };
     }
   }
+  /**
+   * Add the tally of the images that follow. The worst case is the one a single pass would keep: a
+   * NaN error always replaces (so the last NaN wins), otherwise a strictly larger ratio.
+   */
+  merge(u: TallyState): void {
+    const s = this.s;
+    s.images += u.images;
+    s.checks += u.checks;
+    s.failures += u.failures;
+    if (u.worst !== null && (u.ratio > s.ratio || Number.isNaN(u.worstError))) Object.assign(s, { ratio: u.ratio, worstError: u.worstError, tolerance: u.tolerance, worst: u.worst });
+  }
   summary(): AxiomSummary {
-    return { axiom: this.axiom, pass: this.failures === 0, images: this.images, checks: this.checks, worstError: this.worstError, tolerance: this.tolerance, worst: this.worst, failures: this.failures };
+    const s = this.s;
+    return { axiom: this.axiom, pass: s.failures === 0, images: s.images, checks: s.checks, worstError: s.worstError, tolerance: s.tolerance, worst: s.worst, failures: s.failures };
   }
 }
 
+const AXIOM_ORDER: readonly AxiomName[] = ['completeness', 'linearity', 'sensitivity', 'symmetry'];
+const tallies = (): Record<AxiomName, Tally> => Object.fromEntries(AXIOM_ORDER.map((a) => [a, new Tally(a)])) as Record<AxiomName, Tally>;
+
+/** What the axioms keep from a range of images: one tally per axiom. */
+export interface AxiomsPartial {
+  images: number;
+  tallies: Record<AxiomName, TallyState>;
+}
+
 /** The axioms metric (name 'axioms'). */
-export function axiomsMetric(options: AxiomsOptions = {}): Metric<AxiomsReport, NetworkEvaluationContext> {
+export function axiomsMetric(options: AxiomsOptions = {}): ShardableMetric<AxiomsPartial, AxiomsReport, NetworkEvaluationContext> {
   const tolerance = options.tolerance ?? DEFAULT_AXIOM_TOLERANCE;
   if (!(tolerance >= 0) || !Number.isFinite(tolerance)) throw new InputError(`axioms: tolerance must be a finite number >= 0, got ${options.tolerance}`);
   const detailed = options.images ?? DEFAULT_AXIOM_IMAGES;
   if (!Number.isInteger(detailed) || detailed < 1) throw new InputError(`axioms: images must be an integer >= 1 (linearity, sensitivity and symmetry need images to check), got ${options.images}`);
-  return {
+  const metric = {
     name: 'axioms',
-    async run(ctx: NetworkEvaluationContext): Promise<AxiomsReport> {
+    async partial(ctx: NetworkEvaluationContext): Promise<AxiomsPartial> {
       const { model } = ctx;
       const C = model.numClasses;
       const k = model.prototypesPerClass;
       const HW = model.positions;
       const D = model.featureDim;
       const { channels, height, width } = model.input;
-      const tallies = {
-        completeness: new Tally('completeness'),
-        linearity: new Tally('linearity'),
-        sensitivity: new Tally('sensitivity'),
-        symmetry: new Tally('symmetry'),
-      };
+      const t = tallies();
       const baseline = detailed > 0 ? (await model.forward(new Float32Array(channels * height * width), 1)).features : new Float32Array(HW * D);
       let previous: Float32Array | null = null;
       let images = 0;
@@ -118,31 +141,41 @@ export function axiomsMetric(options: AxiomsOptions = {}): Metric<AxiomsReport, 
             const d = model.decomposition(c);
             const engine = Float64Array.from(dec.contributions.subarray((i * C + c) * k, (i * C + c + 1) * k));
             const withResidual = { ...d, bias: d.bias + dec.residual[i * C + c] };
-            tallies.completeness.add(checkCompleteness(x, HW, withResidual, b.logits[i * C + c], { contribute: () => engine, tolerance }), id, c);
+            t.completeness.add(checkCompleteness(x, HW, withResidual, b.logits[i * C + c], { contribute: () => engine, tolerance }), id, c);
           }
-          tallies.completeness.images++;
-          if (images < detailed) {
+          t.completeness.s.images++;
+          // The first `detailed` selected images (by ordinal, so a shard holding them checks the same ones).
+          if (b.ordinals[i] < detailed) {
             const c = argmaxRow(b.logits, i * C, C);
             const d = model.decomposition(c);
             if (previous) {
               const rng = new Rng(ctx.seed).fork(b.indices[i]);
               const a1 = rng.uniform(-2, 2);
               const a2 = rng.uniform(-2, 2);
-              tallies.linearity.add(checkLinearity(x, previous, HW, a1, a2, d, { tolerance }), id, c);
-              tallies.linearity.images++;
+              t.linearity.add(checkLinearity(x, previous, HW, a1, a2, d, { tolerance }), id, c);
+              t.linearity.s.images++;
             }
-            tallies.sensitivity.add(checkSensitivity(x, baseline, HW, d, { tolerance }), id, c);
-            tallies.sensitivity.images++;
-            tallies.symmetry.add(checkSymmetry(x, HW, d, { tolerance }), id, c);
-            tallies.symmetry.images++;
+            t.sensitivity.add(checkSensitivity(x, baseline, HW, d, { tolerance }), id, c);
+            t.sensitivity.s.images++;
+            t.symmetry.add(checkSymmetry(x, HW, d, { tolerance }), id, c);
+            t.symmetry.s.images++;
             previous = Float32Array.from(x);
           }
           images++;
         }
         ctx.onProgress?.(images);
       }
+      return { images, tallies: Object.fromEntries(AXIOM_ORDER.map((a) => [a, t[a].s])) as Record<AxiomName, TallyState> };
+    },
+    merge(partials: readonly AxiomsPartial[], ctx: NetworkEvaluationContext): AxiomsReport {
+      const t = tallies();
+      let images = 0;
+      for (const p of partials) {
+        images += p.images;
+        for (const a of AXIOM_ORDER) t[a].merge(p.tallies[a]);
+      }
       if (images === 0) throw new InputError('axioms: the evaluation set has no images');
-      const axioms = Object.values(tallies).map((t) => t.summary());
+      const axioms = AXIOM_ORDER.map((a) => t[a].summary());
       const failed = axioms.filter((a) => !a.pass);
       return {
         tolerance,
@@ -156,4 +189,5 @@ export function axiomsMetric(options: AxiomsOptions = {}): Metric<AxiomsReport, 
       };
     },
   };
+  return { ...metric, run: runWhole(metric) };
 }

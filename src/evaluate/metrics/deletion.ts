@@ -29,7 +29,7 @@ import {
   type ImageShape,
   type Substrate,
 } from '../protocols/deletion-curves.ts';
-import { batchCount, type Metric } from '../context/metric.ts';
+import { batchCount, runWhole, type ShardableMetric } from '../context/metric.ts';
 import type { NetworkEvaluationContext } from '../context/network-model.ts';
 import { evenlySpaced } from '../context/evaluation-data.ts';
 import { argmaxRow } from './fidelity.ts';
@@ -101,8 +101,21 @@ export interface DeletionReport {
   perturbedPerSecond: number;
 }
 
+/** One scored image with every curve (probability after each step), in the order they were run. */
+export interface DeletionImagePartial {
+  result: DeletionImageResult;
+  curves: { mode: CausalMode; saliency: SaliencyKey; scores: number[] }[];
+}
+
+/** What deletion keeps from a range of images: each scored image's curves, and the time spent. */
+export interface DeletionPartial {
+  images: DeletionImagePartial[];
+  seconds: number;
+  perturbed: number;
+}
+
 /** The deletion/insertion metric (name 'deletion'). */
-export function deletionMetric(options: DeletionOptions = {}): Metric<DeletionReport, NetworkEvaluationContext> {
+export function deletionMetric(options: DeletionOptions = {}): ShardableMetric<DeletionPartial, DeletionReport, NetworkEvaluationContext> {
   const modes = options.modes ?? ['deletion', 'insertion'];
   if (modes.length === 0 || modes.some((m) => m !== 'deletion' && m !== 'insertion') || new Set(modes).size !== modes.length) {
     throw new InputError(`deletion metric: modes must be 'deletion' and/or 'insertion', got ${JSON.stringify(modes)}`);
@@ -120,9 +133,19 @@ export function deletionMetric(options: DeletionOptions = {}): Metric<DeletionRe
     substrates[m] = s;
   }
   const withPrototypes = options.prototypes ?? true;
-  return {
+  const pixelsPerStep = (ctx: NetworkEvaluationContext): { pps: number; steps: number } => {
+    const { height, width } = ctx.model.input;
+    const HW = height * width;
+    const pps = options.pixelsPerStep ?? defaultPixelsPerStep(height, width);
+    if (!Number.isInteger(pps) || pps < 1 || pps > HW) throw new InputError(`deletion metric: pixelsPerStep must be an integer in 1..${HW} (H x W), got ${options.pixelsPerStep}`);
+    return { pps, steps: stepCount(HW, pps) };
+  };
+  const blurSigma = options.blurSigma ?? 5;
+  const blurSize = options.blurSize ?? 11;
+  const needsBlur = modes.some((m) => substrates[m] === 'blur');
+  const metric = {
     name: 'deletion',
-    async run(ctx: NetworkEvaluationContext): Promise<DeletionReport> {
+    async partial(ctx: NetworkEvaluationContext): Promise<DeletionPartial> {
       const { model } = ctx;
       const { channels, height, width, layout } = model.input;
       const shape: ImageShape = { channels, height, width, layout };
@@ -131,37 +154,25 @@ export function deletionMetric(options: DeletionOptions = {}): Metric<DeletionRe
       const C = model.numClasses;
       const k = model.prototypesPerClass;
       const [h, w] = model.mapSize;
-      const pps = options.pixelsPerStep ?? defaultPixelsPerStep(height, width);
-      if (!Number.isInteger(pps) || pps < 1 || pps > HW) throw new InputError(`deletion metric: pixelsPerStep must be an integer in 1..${HW} (H x W), got ${options.pixelsPerStep}`);
-      const steps = stepCount(HW, pps);
+      const { pps } = pixelsPerStep(ctx);
+      // The scored images: evenly spaced over the selected images by ordinal, so a shard scores
+      // exactly the chosen images in its range.
       const total = Math.min(wanted, ctx.imageCount);
-      const chosen = new Set(evenlySpaced(ctx.imageCount, total));
+      const chosenList = evenlySpaced(ctx.imageCount, total);
+      const chosen = new Set(chosenList);
+      const lastChosen = chosenList[chosenList.length - 1] ?? -1;
       options.onImage?.(0, total);
-      const blurSigma = options.blurSigma ?? 5;
-      const blurSize = options.blurSize ?? 11;
-      const needsBlur = modes.some((m) => substrates[m] === 'blur');
       const blur = needsBlur ? await GaussianBlur.create(channels, blurSigma, blurSize) : undefined;
-      const sums = new Map<string, { mode: CausalMode; saliency: SaliencyKey; curves: number; auc: number; curve: Float64Array }>();
-      const add = (mode: CausalMode, saliency: SaliencyKey, scores: number[], auc: number) => {
-        const key = `${mode}/${saliency}`;
-        const g = sums.get(key) ?? { mode, saliency, curves: 0, auc: 0, curve: new Float64Array(steps + 1) };
-        g.curves++;
-        g.auc += auc;
-        for (let i = 0; i <= steps; i++) g.curve[i] += scores[i];
-        sums.set(key, g);
-      };
-      const perImage: DeletionImageResult[] = [];
-      const beats: Record<string, number> = {};
+      const perImage: DeletionImagePartial[] = [];
       let seconds = 0;
       let perturbed = 0;
-      let position = 0;
       try {
         for await (const b of ctx.batches()) {
           const n = batchCount(b, ctx);
           const picks: number[] = [];
-          for (let i = 0; i < n; i++, position++) if (chosen.has(position)) picks.push(i);
+          for (let i = 0; i < n; i++) if (chosen.has(b.ordinals[i])) picks.push(i);
           if (picks.length === 0) {
-            if (perImage.length >= total) break;
+            if (n > 0 && b.ordinals[n - 1] >= lastChosen) break;
             continue;
           }
           const t0 = performance.now();
@@ -184,6 +195,7 @@ export function deletionMetric(options: DeletionOptions = {}): Metric<DeletionRe
               return Float32Array.from({ length: m }, (_, t) => prob[t * C + c]);
             };
             const result: DeletionImageResult = { id: b.ids[i], index: b.indices[i], target: c, auc: {} };
+            const curves: DeletionImagePartial['curves'] = [];
             for (const mode of modes) {
               const base = await substrateImage(image, shape, substrates[mode]!, { blurSigma, blurSize, blur });
               const [start, finish] = mode === 'deletion' ? [image, base] : [base, image];
@@ -198,24 +210,54 @@ export function deletionMetric(options: DeletionOptions = {}): Metric<DeletionRe
                   }
                 }
                 const auc = areaUnderCurve(scores);
-                add(mode, key, scores, auc);
+                curves.push({ mode, saliency: key, scores });
                 if (key === 'class') areas.class = auc;
                 else if (key === 'random') areas.random = auc;
                 else areas.prototypes.push(auc);
               }
-              const better = mode === 'deletion' ? areas.class < areas.random : areas.class > areas.random;
-              beats[mode] = (beats[mode] ?? 0) + (better ? 1 : 0);
               result.auc[mode] = areas;
             }
-            perImage.push(result);
+            perImage.push({ result, curves });
             options.onImage?.(perImage.length, total);
           }
           seconds += (performance.now() - t0) / 1000;
           ctx.onProgress?.(perImage.length);
-          if (perImage.length >= total) break;
+          if (b.ordinals[n - 1] >= lastChosen) break;
         }
       } finally {
         await blur?.release();
+      }
+      return { images: perImage, seconds, perturbed };
+    },
+    merge(partials: readonly DeletionPartial[], ctx: NetworkEvaluationContext): DeletionReport {
+      const { pps, steps } = pixelsPerStep(ctx);
+      // Sums in image order (the order of one pass), so the means are the same numbers however the
+      // images were split.
+      const sums = new Map<string, { mode: CausalMode; saliency: SaliencyKey; curves: number; auc: number; curve: Float64Array }>();
+      const perImage: DeletionImageResult[] = [];
+      const beats: Record<string, number> = {};
+      let seconds = 0;
+      let perturbed = 0;
+      for (const p of partials) {
+        seconds += p.seconds;
+        perturbed += p.perturbed;
+        for (const { result, curves } of p.images) {
+          for (const { mode, saliency, scores } of curves) {
+            const key = `${mode}/${saliency}`;
+            const g = sums.get(key) ?? { mode, saliency, curves: 0, auc: 0, curve: new Float64Array(steps + 1) };
+            g.curves++;
+            g.auc += areaUnderCurve(scores);
+            for (let i = 0; i <= steps; i++) g.curve[i] += scores[i];
+            sums.set(key, g);
+          }
+          for (const mode of modes) {
+            const areas = result.auc[mode];
+            if (!areas) continue;
+            const better = mode === 'deletion' ? areas.class < areas.random : areas.class > areas.random;
+            beats[mode] = (beats[mode] ?? 0) + (better ? 1 : 0);
+          }
+          perImage.push(result);
+        }
       }
       if (perImage.length === 0) throw new InputError('deletion metric: no image was scored (the evaluation set has no images)');
       const summary: CurveSummary[] = [...sums.values()].map((g) => ({
@@ -246,4 +288,5 @@ export function deletionMetric(options: DeletionOptions = {}): Metric<DeletionRe
       };
     },
   };
+  return { ...metric, run: runWhole(metric) };
 }

@@ -7,7 +7,7 @@
  * difference is within the tolerance: |difference| <= tolerance x max(1, |logit|).
  */
 import { InputError } from '../../util/errors.ts';
-import { batchCount, type Metric } from '../context/metric.ts';
+import { batchCount, runWhole, type ShardableMetric } from '../context/metric.ts';
 import type { HeadDifference } from '../../network/open.ts';
 import type { NetworkEvaluationContext } from '../context/network-model.ts';
 
@@ -68,21 +68,32 @@ export function argmaxRow(logits: ArrayLike<number>, offset: number, C: number):
   return best;
 }
 
+/** What fidelity keeps from a range of images (counts, the largest differences, the first disagreements). */
+export interface FidelityPartial {
+  images: number;
+  bb1: number;
+  bb5: number;
+  pn1: number;
+  pn5: number;
+  agree: number;
+  nonFinite: number;
+  maxAbs: number;
+  maxRel: number;
+  worstImage: string | null;
+  disagreementCount: number;
+  disagreements: FidelityReport['disagreements'];
+}
+
 /** The fidelity metric (name 'fidelity'). */
-export function fidelityMetric(options: FidelityOptions = {}): Metric<FidelityReport, NetworkEvaluationContext> {
+export function fidelityMetric(options: FidelityOptions = {}): ShardableMetric<FidelityPartial, FidelityReport, NetworkEvaluationContext> {
   const tolerance = options.tolerance ?? DEFAULT_FIDELITY_TOLERANCE;
   if (!(tolerance >= 0) || !Number.isFinite(tolerance)) throw new InputError(`fidelity: tolerance must be a finite number >= 0, got ${options.tolerance}`);
-  return {
+  const metric = {
     name: 'fidelity',
-    async run(ctx: NetworkEvaluationContext): Promise<FidelityReport> {
+    async partial(ctx: NetworkEvaluationContext): Promise<FidelityPartial> {
       const { model } = ctx;
       const C = model.numClasses;
-      let images = 0;
-      let bb1 = 0, bb5 = 0, pn1 = 0, pn5 = 0, agree = 0, nonFinite = 0;
-      let maxAbs = 0, maxRel = 0;
-      let worstImage: string | null = null;
-      const disagreements: FidelityReport['disagreements'] = [];
-      let disagreementCount = 0;
+      const p: FidelityPartial = { images: 0, bb1: 0, bb5: 0, pn1: 0, pn5: 0, agree: 0, nonFinite: 0, maxAbs: 0, maxRel: 0, worstImage: null, disagreementCount: 0, disagreements: [] };
       for await (const b of ctx.batches()) {
         const n = batchCount(b, ctx);
         if (n === 0) continue;
@@ -93,34 +104,52 @@ export function fidelityMetric(options: FidelityOptions = {}): Metric<FidelityRe
           if (!Number.isInteger(y) || y < 0 || y >= C) throw new InputError(`image ${b.ids[i]}: label ${y} outside 0..${C - 1}`);
           const rb = classRank(b.logits, o, C, y);
           const rp = classRank(pn, o, C, y);
-          if (rb === 0) bb1++;
-          if (rb < 5) bb5++;
-          if (rp === 0) pn1++;
-          if (rp < 5) pn5++;
+          if (rb === 0) p.bb1++;
+          if (rb < 5) p.bb5++;
+          if (rp === 0) p.pn1++;
+          if (rp < 5) p.pn5++;
           const pb = argmaxRow(b.logits, o, C);
           const pp = argmaxRow(pn, o, C);
-          if (pb === pp) agree++;
+          if (pb === pp) p.agree++;
           else {
-            disagreementCount++;
-            if (disagreements.length < LISTED_DISAGREEMENTS) disagreements.push({ id: b.ids[i], blackBox: pb, prototypeNetwork: pp });
+            p.disagreementCount++;
+            if (p.disagreements.length < LISTED_DISAGREEMENTS) p.disagreements.push({ id: b.ids[i], blackBox: pb, prototypeNetwork: pp });
           }
           for (let c = 0; c < C; c++) {
             const d = Math.abs(pn[o + c] - b.logits[o + c]);
             if (!Number.isFinite(d)) {
-              nonFinite++;
+              p.nonFinite++;
               continue;
             }
-            if (d > maxAbs) maxAbs = d;
+            if (d > p.maxAbs) p.maxAbs = d;
             const rel = d / Math.max(1, Math.abs(b.logits[o + c]));
-            if (rel > maxRel) {
-              maxRel = rel;
-              worstImage = b.ids[i];
+            if (rel > p.maxRel) {
+              p.maxRel = rel;
+              p.worstImage = b.ids[i];
             }
           }
         }
-        images += n;
-        ctx.onProgress?.(images);
+        p.images += n;
+        ctx.onProgress?.(p.images);
       }
+      return p;
+    },
+    merge(partials: readonly FidelityPartial[], ctx: NetworkEvaluationContext): FidelityReport {
+      const { model } = ctx;
+      const C = model.numClasses;
+      // Counts add; the largest differences and the listed disagreements are taken in image order,
+      // first on ties, as one pass over all images would.
+      const t: FidelityPartial = { images: 0, bb1: 0, bb5: 0, pn1: 0, pn5: 0, agree: 0, nonFinite: 0, maxAbs: 0, maxRel: 0, worstImage: null, disagreementCount: 0, disagreements: [] };
+      for (const p of partials) {
+        for (const key of ['images', 'bb1', 'bb5', 'pn1', 'pn5', 'agree', 'nonFinite', 'disagreementCount'] as const) t[key] += p[key];
+        if (p.maxAbs > t.maxAbs) t.maxAbs = p.maxAbs;
+        if (p.maxRel > t.maxRel) {
+          t.maxRel = p.maxRel;
+          t.worstImage = p.worstImage;
+        }
+        for (const d of p.disagreements) if (t.disagreements.length < LISTED_DISAGREEMENTS) t.disagreements.push(d);
+      }
+      const { images, agree, disagreementCount, nonFinite, maxAbs, maxRel, worstImage } = t;
       if (images === 0) throw new InputError('fidelity: the evaluation set has no images');
       const acc = (hits: number) => hits / images;
       const agreement = agree / images;
@@ -131,11 +160,11 @@ export function fidelityMetric(options: FidelityOptions = {}): Metric<FidelityRe
       return {
         images,
         classes: C,
-        blackBox: { session: model.blackBoxSession, top1: acc(bb1), top5: C >= 5 ? acc(bb5) : null },
-        prototypeNetwork: { top1: acc(pn1), top5: C >= 5 ? acc(pn5) : null, residualTerm: model.hasResidual },
+        blackBox: { session: model.blackBoxSession, top1: acc(t.bb1), top5: C >= 5 ? acc(t.bb5) : null },
+        prototypeNetwork: { top1: acc(t.pn1), top5: C >= 5 ? acc(t.pn5) : null, residualTerm: model.hasResidual },
         agreement,
         disagreementCount,
-        disagreements,
+        disagreements: t.disagreements,
         maxAbsLogitDiff: maxAbs,
         maxRelLogitDiff: maxRel,
         worstImage,
@@ -146,4 +175,5 @@ export function fidelityMetric(options: FidelityOptions = {}): Metric<FidelityRe
       };
     },
   };
+  return { ...metric, run: runWhole(metric) };
 }

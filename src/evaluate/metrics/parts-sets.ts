@@ -6,12 +6,14 @@
  * core (`PartsScorer.imageRegions`) and accumulated per set (`PartsAccumulator`), so each set's
  * scores are exactly what `partsMetric` reports for it.
  *
- * Per image, the maps, peaks and hit vectors can be handed to a sink (`onImage`), which is how
- * `--out` writes them for anyone to recompute the scores.
+ * The per-image rows (hit vectors, and with `keepMaps` the maps and peaks) are the metric's partial
+ * result: merged rows of consecutive image ranges give the scores (sharded evaluations), and are
+ * handed to `onRows`, which is how `--out` writes them for anyone to recompute the scores.
  */
 import type { PartLocation } from '../../data/types.ts';
 import { InputError } from '../../util/errors.ts';
-import { batchCount, type Metric } from '../context/metric.ts';
+import { batchCount, runWhole, type ShardableMetric } from '../context/metric.ts';
+import { concatRows, partsRows, type PartsRows, type PartsRowsLayout } from './parts-rows.ts';
 import type { NetworkEvaluationContext } from '../context/network-model.ts';
 import { perturbBatch } from '../protocols/noise.ts';
 import { partsRunSettings, type PartsMetricOptions } from './parts.ts';
@@ -22,8 +24,16 @@ import { PROTOTYPE_SET_LABELS, type PrototypeSetName } from '../context/prototyp
 export interface PartsSetsOptions extends PartsMetricOptions {
   /** Sets to score (default: every set the model holds, refined first). */
   sets?: readonly PrototypeSetName[];
-  /** Receives each image's maps, peaks and hits, in stream order. */
-  onImage?: (record: PartsImageRecord) => void;
+  /** Keep each image's maps and peaks in the rows (for the maps export); the hits are always kept. */
+  keepMaps?: boolean;
+  /** Receives the merged rows of every image, in stream order, when the report is made. */
+  onRows?: (rows: PartsRows) => void;
+}
+
+/** What the parts metric keeps from a range of images: its rows. */
+export interface PartsSetsPartial {
+  images: number;
+  rows: PartsRows;
 }
 
 /** One set's view of one image. */
@@ -89,20 +99,25 @@ export function partConsistency(c: ConsistencyReport, numParts: number, partName
 }
 
 /** The parts metric over prototype sets (name 'parts'). */
-export function partsSetsMetric(options: PartsSetsOptions = {}): Metric<PartsSetsReport, NetworkEvaluationContext> {
-  return {
+export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric<PartsSetsPartial, PartsSetsReport, NetworkEvaluationContext> {
+  const settings = (ctx: NetworkEvaluationContext) => {
+    const s = partsRunSettings(options, ctx);
+    const held = ctx.model.sets.map((x) => x.name);
+    const sets = options.sets ?? held;
+    for (const x of sets) if (!held.includes(x)) throw new InputError(`parts metric: prototype set '${x}' is not loaded (have ${held.join(', ')})`);
+    if (sets.length === 0) throw new InputError('parts metric: no prototype set to score');
+    const layout: PartsRowsLayout = { sets, k: s.k, numParts: s.resolved.numParts, mapSize: s.mapSize, noisy: s.withStability, maps: options.keepMaps ?? false };
+    return { ...s, sets, layout };
+  };
+  const metric = {
     name: 'parts',
-    async run(ctx: NetworkEvaluationContext): Promise<PartsSetsReport> {
+    async partial(ctx: NetworkEvaluationContext): Promise<PartsSetsPartial> {
       const { model } = ctx;
-      const { scorer, resolved, partThreshold, noise, stabilityVariant, withStability, k, mapSize, per } = partsRunSettings(options, ctx);
+      const { scorer, resolved, noise, withStability, k, mapSize, per, sets, layout } = settings(ctx);
       const P = resolved.numParts;
-      const held = model.sets.map((s) => s.name);
-      const sets = options.sets ?? held;
-      for (const s of sets) if (!held.includes(s)) throw new InputError(`parts metric: prototype set '${s}' is not loaded (have ${held.join(', ')})`);
-      if (sets.length === 0) throw new InputError('parts metric: no prototype set to score');
       const [h, w] = mapSize;
       const HW = h * w;
-      const acc = new Map(sets.map((s) => [s, new PartsAccumulator(model.numClasses, k, P)]));
+      const records: PartsImageRecord[] = [];
 
       const score = (maps: Float32Array, i: number, parts: readonly PartLocation[], what: string) => {
         const own = maps.subarray(i * k * HW, (i + 1) * k * HW);
@@ -127,20 +142,42 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): Metric<PartsSet
           const record: PartsImageRecord = { index: b.indices[i], id: b.ids[i], label: b.labels[i], parts, visible, sets: new Map() };
           for (const s of sets) {
             const c = score(clean.get(s)!, i, parts, `${what} (${s})`);
-            const entry: PartsSetImage = { maps: c.maps, peaks: c.peaks, hits: c.hits };
+            const entry: PartsSetImage = layout.maps ? { maps: c.maps, peaks: c.peaks, hits: c.hits } : { maps: EMPTY_MAPS, peaks: EMPTY_PEAKS, hits: c.hits };
             if (noisy) {
               const q = score(noisy.get(s)!, i, parts, `${what} (${s}, perturbed)`);
-              Object.assign(entry, { noisyMaps: q.maps, noisyPeaks: q.peaks, noisyHits: q.hits });
+              Object.assign(entry, layout.maps ? { noisyMaps: q.maps, noisyPeaks: q.peaks, noisyHits: q.hits } : { noisyHits: q.hits });
             }
-            acc.get(s)!.add({ label: b.labels[i], visible, hits: entry.hits, noisyHits: entry.noisyHits }, what);
             record.sets.set(s, entry);
           }
-          options.onImage?.(record);
+          records.push(record);
         }
         images += n;
         ctx.onProgress?.(images);
       }
+      return { images, rows: partsRows(records, layout) };
+    },
+    merge(partials: readonly PartsSetsPartial[], ctx: NetworkEvaluationContext): PartsSetsReport {
+      const { model } = ctx;
+      const { resolved, partThreshold, noise, stabilityVariant, withStability, k, sets } = settings(ctx);
+      const P = resolved.numParts;
+      const images = partials.reduce((n, p) => n + p.images, 0);
       if (images === 0) throw new InputError('parts metric: the evaluation set has no images');
+      const rows = concatRows(partials.map((p) => p.rows));
+      const { tensors, ids } = rows;
+      const labels = tensors.labels.data as Int32Array;
+      const visible = tensors.visible.data as Uint8Array;
+      const acc = new Map(sets.map((s) => [s, new PartsAccumulator(model.numClasses, k, P)]));
+      for (const s of sets) {
+        const hits = tensors[`hits_${s}`]?.data as Uint8Array | undefined;
+        const noisyHits = tensors[`noisy_hits_${s}`]?.data as Uint8Array | undefined;
+        if (!hits || (withStability && !noisyHits)) throw new InputError(`parts metric: the partial results hold no ${hits ? 'noisy ' : ''}hits of set '${s}'`);
+        const a = acc.get(s)!;
+        for (let n = 0; n < ids.length; n++) {
+          const obs = { label: labels[n], visible: visible.subarray(n * P, (n + 1) * P), hits: hits.subarray(n * k * P, (n + 1) * k * P) };
+          a.add(withStability ? { ...obs, noisyHits: noisyHits!.subarray(n * k * P, (n + 1) * k * P) } : obs, `image ${ids[n]} (${s})`);
+        }
+      }
+      options.onRows?.(rows);
       const out: PartsSetsReport['sets'] = {};
       for (const s of sets) {
         const a = acc.get(s)!;
@@ -163,4 +200,8 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): Metric<PartsSet
       };
     },
   };
+  return { ...metric, run: runWhole(metric) };
 }
+
+const EMPTY_MAPS = new Float32Array(0);
+const EMPTY_PEAKS = new Int32Array(0);

@@ -12,7 +12,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.ts';
 import { recordOutputEntries } from '../../io/output-folder.ts';
-import { MAPS_FILE, MAPS_INDEX_FILE, MapsCollector, writeMaps, type MapsContext } from './maps-export.ts';
+import { MAPS_FILE, MAPS_INDEX_FILE, writeMaps, type MapsContext } from './maps-export.ts';
+import type { PartsRows } from '../metrics/parts-rows.ts';
 import { consistencyPlotSvg, deletionPlotSvg, svgToPng } from './plots.ts';
 import type { EvaluationOutputs, EvaluationReport } from './report.ts';
 import { formatResultsMarkdown } from './results-markdown.ts';
@@ -22,10 +23,8 @@ export const MARKDOWN_FILE = 'results.md';
 export const DELETION_PLOT_FILE = 'deletion.png';
 export const CONSISTENCY_PLOT_FILE = 'consistency.png';
 
-export { MapsCollector };
-
 /** Write every output for `report` into `dir` (created); sets and returns `report.outputs`. */
-export async function writeEvaluationOutputs(report: EvaluationReport, dir: string, collector: MapsCollector | null, ctx: MapsContext): Promise<EvaluationOutputs> {
+export async function writeEvaluationOutputs(report: EvaluationReport, dir: string, rows: PartsRows | null, ctx: MapsContext): Promise<EvaluationOutputs> {
   const abs = resolve(dir);
   await mkdir(abs, { recursive: true });
   await recordOutputEntries(abs, [REPORT_FILE, MARKDOWN_FILE, DELETION_PLOT_FILE, CONSISTENCY_PLOT_FILE, MAPS_FILE, MAPS_INDEX_FILE]);
@@ -37,8 +36,8 @@ export async function writeEvaluationOutputs(report: EvaluationReport, dir: stri
   if (report.metrics.parts) {
     await writeFileAtomic(join(abs, CONSISTENCY_PLOT_FILE), await svgToPng(consistencyPlotSvg(report.metrics.parts)));
     outputs.consistencyPlot = CONSISTENCY_PLOT_FILE;
-    if (collector) {
-      const m = await writeMaps(abs, collector, report.metrics.parts, ctx);
+    if (rows) {
+      const m = await writeMaps(abs, rows, report.metrics.parts, ctx);
       outputs.maps = m.maps;
       outputs.mapsIndex = m.index;
     }

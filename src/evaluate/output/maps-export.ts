@@ -15,8 +15,9 @@
  */
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../io/atomic.ts';
-import { tensorOf, writeSafetensors, type Tensor } from '../../io/safetensors.ts';
-import type { PartsImageRecord, PartsSetsReport } from '../metrics/parts-sets.ts';
+import { writeSafetensors } from '../../io/safetensors.ts';
+import type { PartsRows } from '../metrics/parts-rows.ts';
+import type { PartsSetsReport } from '../metrics/parts-sets.ts';
 import type { PrototypeSetName } from '../context/prototype-sets.ts';
 import { STABILITY_RULE } from '../protocols/parts.ts';
 
@@ -24,14 +25,6 @@ export const MAPS_SCHEMA = 'protolens.evaluation-maps';
 export const MAPS_SCHEMA_VERSION = 1;
 export const MAPS_FILE = 'maps.safetensors';
 export const MAPS_INDEX_FILE = 'maps.json';
-
-/** Collects the parts metric's per-image records (its `onImage` sink). */
-export class MapsCollector {
-  readonly records: PartsImageRecord[] = [];
-  add(r: PartsImageRecord): void {
-    this.records.push(r);
-  }
-}
 
 export interface MapsContext {
   classNames: readonly string[];
@@ -41,56 +34,17 @@ export interface MapsContext {
 }
 
 /** Write maps.safetensors and maps.json into `dir`; returns the two file names. */
-export async function writeMaps(dir: string, collector: MapsCollector, parts: PartsSetsReport, ctx: MapsContext): Promise<{ maps: string; index: string }> {
-  const recs = collector.records;
-  const N = recs.length;
-  const P = parts.options.numParts;
+export async function writeMaps(dir: string, rows: PartsRows, parts: PartsSetsReport, ctx: MapsContext): Promise<{ maps: string; index: string }> {
+  const { tensors, ids } = rows;
   const { k } = ctx;
   const [h, w] = ctx.mapSize;
   const sets = Object.keys(parts.sets) as PrototypeSetName[];
   const noisy = parts.options.stability;
-  const labels = new Int32Array(N);
-  const indices = new Int32Array(N);
-  const partArr = new Int32Array(N * P * 3).fill(-1);
-  const visible = new Uint8Array(N * P);
-  recs.forEach((r, n) => {
-    labels[n] = r.label;
-    indices[n] = r.index;
-    for (let p = 0; p < P; p++) partArr[(n * P + p) * 3 + 2] = 0;
-    for (const q of r.parts) {
-      const o = (n * P + q.partId - 1) * 3;
-      partArr[o] = q.x;
-      partArr[o + 1] = q.y;
-      partArr[o + 2] = q.visible ? 1 : 0;
-    }
-    visible.set(r.visible, n * P);
-  });
-  const tensors: Record<string, Tensor> = {
-    labels: tensorOf(labels, [N]),
-    indices: tensorOf(indices, [N]),
-    parts: tensorOf(partArr, [N, P, 3]),
-    visible: tensorOf(visible, [N, P]),
-  };
-  for (const s of sets) {
-    const blocks: [string, 'maps' | 'peaks' | 'hits', boolean][] = [
-      [`maps_${s}`, 'maps', false],
-      [`peaks_${s}`, 'peaks', false],
-      [`hits_${s}`, 'hits', false],
-    ];
-    if (noisy) blocks.push([`noisy_maps_${s}`, 'maps', true], [`noisy_peaks_${s}`, 'peaks', true], [`noisy_hits_${s}`, 'hits', true]);
-    for (const [name, kind, isNoisy] of blocks) {
-      const per = kind === 'maps' ? k * h * w : kind === 'peaks' ? k * 2 : k * P;
-      const arr = kind === 'maps' ? new Float32Array(N * per) : kind === 'peaks' ? new Int32Array(N * per) : new Uint8Array(N * per);
-      recs.forEach((r, n) => {
-        const e = r.sets.get(s)!;
-        const src = kind === 'maps' ? (isNoisy ? e.noisyMaps : e.maps) : kind === 'peaks' ? (isNoisy ? e.noisyPeaks : e.peaks) : isNoisy ? e.noisyHits : e.hits;
-        (arr as Float32Array).set(src as Float32Array, n * per);
-      });
-      const shape = kind === 'maps' ? [N, k, h, w] : kind === 'peaks' ? [N, k, 2] : [N, k, P];
-      tensors[name] = tensorOf(arr, shape);
-    }
-  }
+  const P = parts.options.numParts;
+  const labels = tensors.labels.data as Int32Array;
+  const indices = tensors.indices.data as Int32Array;
   const o = parts.options;
+  for (const s of sets) if (!tensors[`maps_${s}`]) throw new Error(`maps export: the rows hold no maps of set '${s}'`);
   await writeSafetensors(join(dir, MAPS_FILE), tensors, {
     schema: MAPS_SCHEMA,
     version: String(MAPS_SCHEMA_VERSION),
@@ -121,7 +75,7 @@ export async function writeMaps(dir: string, collector: MapsCollector, parts: Pa
     noise: { seed: parts.seed, std: o.noiseStd, eps: o.noiseEps, stream: 'new Rng(seed).fork(indices[n]) per image (src/util/random.ts)' },
     classNames: ctx.classNames,
     partNames: ctx.partNames,
-    images: recs.map((r, n) => ({ row: n, id: r.id, index: r.index, label: r.label })),
+    images: ids.map((id, n) => ({ row: n, id, index: indices[n], label: labels[n] })),
     layout: {
       labels: 'I32 [N]: ground-truth class (index into classNames)',
       indices: 'I32 [N]: position in the dataset split',

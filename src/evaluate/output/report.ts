@@ -70,6 +70,10 @@ export interface EvaluationReport {
   /** The guarantees: fidelity (agreement 100%, logits within tolerance) and every axiom. */
   checks: { passed: boolean; failures: string[] };
   warnings: string[];
-  timing: { seconds: number; passes: { purpose: string; images: number; seconds: number; imagesPerSecond: number }[] };
+  /**
+   * Wall time of this run, and per pass the images and the seconds spent on them (summed over the
+   * shards when `mergedShards` is set: the report was merged from that many shards' partial results).
+   */
+  timing: { seconds: number; passes: { purpose: string; images: number; seconds: number; imagesPerSecond: number }[]; mergedShards?: number };
   outputs: EvaluationOutputs | null;
 }
