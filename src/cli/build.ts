@@ -2,7 +2,7 @@
 import { intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type OptionSpec, type Parsed } from './args.ts';
 import type { Command } from './commands.ts';
 import { buildNetwork, buildShard, type BuildHooks } from '../builder/build.ts';
-import { parseShard, type ShardSpec } from '../builder/shards.ts';
+import { shardCliOptions, shardFromArgs } from './shard-options.ts';
 import { DEFAULT_CACHE_NAME, type BuildOptions } from '../builder/options.ts';
 import { buildSummary, formatBuildSummary, formatShardSummary, shardSummary } from '../builder/summary.ts';
 import { parseSize, type PreprocessOptions } from '../data/preprocess-config.ts';
@@ -62,9 +62,10 @@ const options: Record<string, OptionSpec> = {
   'exemplar-quality': { type: 'string', value: 'Q', description: 'WebP quality of exemplar pictures (1-100)', default: String(DEFAULT_EXEMPLAR_QUALITY) },
   'exemplar-context-size': { type: 'string', value: 'PX', description: "longer side of an exemplar's context picture (the training image with the patch boxed), never above the input size", default: String(DEFAULT_EXEMPLAR_CONTEXT_SIZE) },
   strict: { type: 'boolean', description: 'fail on the first undecodable image instead of skipping and listing it' },
-  shard: { type: 'string', value: 'I/N|auto', description: "compute only shard I of N (classes balanced by size) into the cache and write no network; 'auto' reads SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards)" },
-  shards: { type: 'string', value: 'N', description: 'number of shards for --shard auto (required with Kubernetes Indexed Jobs)' },
-  complete: { type: 'boolean', description: 'assembling after shards: compute the classes the shards left missing here instead of failing' },
+  ...shardCliOptions({
+    shard: 'compute only shard I of N (classes balanced by size) into the cache and write no network',
+    complete: 'assembling after shards: compute the classes the shards left missing here instead of failing',
+  }),
   json: { type: 'boolean', description: 'print the build summary as JSON on stdout (layout in docs/build.md)' },
   quiet: { type: 'boolean', description: 'no progress and no summary (warnings and errors still go to stderr; --json still prints its summary)' },
 };
@@ -191,17 +192,6 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
   return opts;
 }
 
-/** The shard from --shard and --shards (and the scheduler's environment for 'auto'), or null. */
-export function shardFromArgs(values: Parsed['values'], env: NodeJS.ProcessEnv = process.env): ShardSpec | null {
-  const shards = intOption(values, 'shards');
-  const text = str(values, 'shard');
-  if (text === undefined) {
-    if (shards !== undefined) throw new UsageError('--shards N is used with --shard auto');
-    return null;
-  }
-  if (values.complete === true) throw new UsageError('--complete is for the assembling build (without --shard)');
-  return parseShard(text, shards, env);
-}
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);

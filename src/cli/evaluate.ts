@@ -5,7 +5,8 @@ import { DEFAULT_AXIOM_IMAGES } from '../evaluate/metrics/axioms.ts';
 import { DEFAULT_DELETION_BATCH, DEFAULT_DELETION_IMAGES } from '../evaluate/metrics/deletion.ts';
 import type { Substrate } from '../evaluate/protocols/deletion-curves.ts';
 import { STABILITY_VARIANTS } from '../evaluate/protocols/parts.ts';
-import { DEFAULT_EVALUATION_BATCH, evaluateNetwork, type EvaluateProgress } from '../evaluate/evaluate-network.ts';
+import { DEFAULT_EVALUATION_BATCH, evaluateNetwork, evaluateShard, type EvaluateOptions, type EvaluateProgress } from '../evaluate/evaluate-network.ts';
+import { shardCliOptions, shardFromArgs } from './shard-options.ts';
 import { DEFAULT_FIDELITY_TOLERANCE } from '../evaluate/metrics/fidelity.ts';
 import { METRIC_NAMES, type MetricName } from '../evaluate/output/report.ts';
 import { formatResultsMarkdown } from '../evaluate/output/results-markdown.ts';
@@ -43,6 +44,10 @@ const spec: CommandSpec = {
     'deletion-batch': { type: 'string', value: 'N', description: 'perturbed images per model call', default: String(DEFAULT_DELETION_BATCH) },
     'axiom-images': { type: 'string', value: 'N', description: 'images for linearity, sensitivity and symmetry (completeness: every image)', default: String(DEFAULT_AXIOM_IMAGES) },
     tolerance: { type: 'string', value: 'X', description: 'relative tolerance of the fidelity logits and of the axioms', default: String(DEFAULT_FIDELITY_TOLERANCE) },
+    ...shardCliOptions({
+      shard: 'score only shard I of N (consecutive ranges of the images) and write its partial results to --out/shards-N/I.safetensors, no report',
+      complete: 'merging shards: compute the shards still missing here instead of failing',
+    }),
   },
   details: [
     'One decode and one model run per image serve every metric (two passes when the network\'s preprocessing is',
@@ -53,6 +58,10 @@ const spec: CommandSpec = {
     'SHA-256, a dataset without parts for consistency), 4 a guarantee failed: the prototype network does not',
     'predict what the model predicts on every image, its logits differ beyond the tolerance, or an axiom fails',
     '(the report and --out files are still written), 5 every guarantee holds but some images could not be decoded.',
+    '',
+    'On a cluster: run the same command with --shard I/N (or --shard auto in a Slurm array or Kubernetes Indexed',
+    'Job) and one shared --out, then once without --shard: it merges the shards\' partial results into the report',
+    'a single run writes (same numbers; exit 3 naming the shards still missing, unless --complete). See docs/scale.md.',
   ].join('\n'),
 };
 
@@ -73,6 +82,8 @@ async function run(argv: string[]): Promise<number> {
   const substrate = oneOfOption<Substrate>(values, 'substrate', ['blur', 'mean', 'zero']);
   const tolerance = numberOption(values, 'tolerance', { min: 0, max: 1 })!;
   const json = values.json === true;
+  const shard = shardFromArgs(values);
+  if (shard && typeof values.out !== 'string') throw new UsageError("--shard needs --out DIR: the shards write their partial results there and the final run merges them\nRun 'protolens evaluate --help' for usage.");
   const progress = new Map<string, Progress>();
   const finished = new Set<string>();
   const onProgress = (p: EvaluateProgress) => {
@@ -88,7 +99,7 @@ async function run(argv: string[]): Promise<number> {
       finished.add(p.task);
     }
   };
-  const report = await evaluateNetwork({
+  const options: EvaluateOptions = {
     net: values.net,
     data: values.data,
     format: oneOfOption<DatasetFormat | 'auto'>(values, 'format', ['cub', 'imagefolder', 'auto']),
@@ -117,7 +128,17 @@ async function run(argv: string[]): Promise<number> {
     axioms: { images: intOption(values, 'axiom-images', 1), tolerance },
     fidelity: { tolerance },
     onProgress,
-  });
+    complete: values.complete === true,
+  };
+  if (shard) {
+    const summary = await evaluateShard({ ...options, shard, out: values.out as string });
+    for (const [task, bar] of progress) if (!finished.has(task)) bar.finish();
+    if (json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else process.stdout.write(`shard ${shard.index}/${shard.count}: images ${summary.range[0]}..${summary.range[1] - 1} scored (${summary.images} decoded) in ${summary.seconds.toFixed(1)} s -> ${summary.file}\n`);
+    for (const f of summary.failures.slice(0, 20)) process.stderr.write(`protolens evaluate: image left out: ${f.path}: ${f.reason}\n`);
+    return summary.failures.length > 0 ? ExitCode.partial : ExitCode.ok;
+  }
+  const report = await evaluateNetwork(options);
   for (const [task, bar] of progress) if (!finished.has(task)) bar.finish();
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatResultsMarkdown(report));
   if (!json && report.outputs) process.stdout.write(`\nwritten to ${report.outputs.dir}\n`);

@@ -43,7 +43,7 @@ test('--shard: usage errors exit 2 naming the option or variable', async () => {
     [['--shards', '3'], {}, /--shards N is used with --shard auto/],
     [['--shard', 'auto'], {}, /neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set/],
     [['--shard', 'auto'], { JOB_COMPLETION_INDEX: '1' }, /pass --shards N/],
-    [['--shard', '0/2', '--complete'], {}, /--complete is for the assembling build/],
+    [['--shard', '0/2', '--complete'], {}, /--complete is for the final run without --shard/],
   ] as [string[], NodeJS.ProcessEnv, RegExp][]) {
     const r = await protolens([...b, ...args], env);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
