@@ -28,11 +28,11 @@ import { InputError } from '../util/errors.ts';
 import { checkedInteger, optional } from '../util/options.ts';
 import { axiomsMetric, DEFAULT_AXIOM_IMAGES, type AxiomsOptions, type AxiomsReport } from './metrics/axioms.ts';
 import { deletionMetric, type DeletionOptions, type DeletionReport } from './metrics/deletion.ts';
-import { forwardBatches, openEvaluationData, type EvaluationData, type OrdinalRange } from './context/evaluation-data.ts';
+import { forwardBatches } from './context/evaluation-data.ts';
+import { selectImages, shardRanges, type ImageSelection, type OrdinalRange } from '../data/selection.ts';
 import { writeEvaluationOutputs } from './output/folder.ts';
 import { claimOutputFolder } from '../io/output-folder.ts';
 import type { PartsRows } from './metrics/parts-rows.ts';
-import { shardRanges } from './context/shard-ranges.ts';
 import { readShardPartial, shardCounts, shardInventory, writeShardPartial, type EvaluationPart, type PassTiming } from './output/shard-partials.ts';
 import { TENSORS_FILE } from '../network/artifact.ts';
 import { stringifyNumbers } from '../io/json-numbers.ts';
@@ -144,7 +144,7 @@ interface PassResult {
 async function runPass(
   purpose: 'network' | 'protocol' | 'both',
   model: NetworkEvaluationModel,
-  data: EvaluationData,
+  data: ImageSelection,
   cfg: PreprocessConfig,
   variant: PartsVariant | undefined,
   metrics: AnyMetric[],
@@ -204,7 +204,7 @@ interface Prepared {
   seed: number;
   sets: PrototypeSetName[];
   warnings: string[];
-  data: EvaluationData;
+  data: ImageSelection;
   hasParts: boolean;
   metricsRun: MetricName[];
   wantsParts: boolean;
@@ -235,7 +235,7 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
   if (!sets.includes('refined')) throw new InputError(`sets: 'refined' (the network's prototypes) must be among the prototype sets, got ${sets.join(', ')}`);
   const warnings: string[] = [];
 
-  const data = await openEvaluationData(opts.data, { format: opts.format, split: opts.split, classList: opts.classList, maxImages: opts.maxImages });
+  const data = await selectImages(opts.data, { format: opts.format, split: opts.split, classList: opts.classList, maxImages: opts.maxImages });
   const ds = data.dataset;
   const hasParts = ds.format === 'cub' && ds.partNames !== undefined;
   const metricsRun = resolveMetrics(opts.metrics, hasParts, opts.data, warnings);

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateNetwork } from '../../src/evaluate/evaluate-network.ts';
-import { forwardBatches, openEvaluationData } from '../../src/evaluate/context/evaluation-data.ts';
+import { forwardBatches } from '../../src/evaluate/context/evaluation-data.ts';
+import { selectImages } from '../../src/data/selection.ts';
 import { NetworkEvaluationModel, type NetworkEvaluationContext } from '../../src/evaluate/context/network-model.ts';
 import { partsMetric } from '../../src/evaluate/metrics/parts.ts';
 import { protocolPreprocess } from '../../src/evaluate/protocols/parts.ts';
@@ -78,7 +79,7 @@ test('consistency 100 when each prototype map peaks at its planted part; the ran
 test('the multi-set parts scores equal the core parts metric run on the same model and images', async () => {
   const model = await NetworkEvaluationModel.open(fx.markers, { sets: ['refined'] });
   try {
-    const data = await openEvaluationData(fx.cub.root);
+    const data = await selectImages(fx.cub.root);
     const cfg = protocolPreprocess(model.preprocess, 'strict');
     const ctx: NetworkEvaluationContext = {
       model,

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateNetwork, evaluateShard, type EvaluateOptions } from '../../src/evaluate/evaluate-network.ts';
-import { shardRanges } from '../../src/evaluate/context/shard-ranges.ts';
+import { shardRanges } from '../../src/data/selection.ts';
 import type { EvaluationReport } from '../../src/evaluate/output/report.ts';
 import { parseNumbers, stringifyNumbers } from '../../src/io/json-numbers.ts';
 import { makePlantedFixture, type PlantedFixture } from './planted-net.ts';

@@ -31,7 +31,7 @@ import {
 } from '../protocols/deletion-curves.ts';
 import { batchCount, runWhole, type ShardableMetric } from '../context/metric.ts';
 import type { NetworkEvaluationContext } from '../context/network-model.ts';
-import { evenlySpaced } from '../context/evaluation-data.ts';
+import { evenlySpaced } from '../../data/selection.ts';
 import { argmaxRow } from './fidelity.ts';
 
 /** Images scored by default: deletion and insertion cost about (k + 2) x 2 x steps forward passes per image. */

@@ -13,7 +13,7 @@ import { parseNumbers, stringifyNumbers } from '../../io/json-numbers.ts';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type Tensor } from '../../io/safetensors.ts';
 import type { Failure } from '../../data/types.ts';
 import { InputError } from '../../util/errors.ts';
-import type { OrdinalRange } from '../context/evaluation-data.ts';
+import type { OrdinalRange } from '../../data/selection.ts';
 
 export const SHARD_PARTIAL_SCHEMA = 'protolens.evaluation-shard';
 export const SHARD_PARTIAL_VERSION = 1;
