@@ -1,5 +1,8 @@
 /** `protolens explain --net NET_DIR IMAGE...`: explained predictions for images (library: src/explain/explain.ts). */
-import { intOption, numberOption, parseCommand, type CommandSpec } from './args.ts';
+import { intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
+import { shardCliOptions, shardFromArgs } from './shard-options.ts';
+import { explainDataset } from '../explain/explain-dataset.ts';
+import type { DatasetFormat, Split } from '../data/dataset.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_COMPLETENESS_TOLERANCE, DEFAULT_EXPLAIN_BATCH, DEFAULT_TOP, Explainer, type ExplainerOptions, type ImageExplanation, type ImageResult, type ImageSource } from '../explain/explain.ts';
 import { imageEntry, type ImageEntry } from '../explain/schema.ts';
@@ -11,14 +14,18 @@ import { ExitCode, UsageError } from '../util/errors.ts';
 const spec: CommandSpec = {
   name: 'explain',
   summary: "Explain a model's predictions on images: each logit split into per-prototype contributions plus bias.",
-  usage: 'protolens explain --net NET_DIR IMAGE... [--class NAME] [--top T] [--out DIR] [--json]',
+  usage: 'protolens explain --net NET_DIR IMAGE... [--class NAME] [--top T] [--out DIR] [--json]\n       protolens explain --net NET_DIR --data DIR --out DIR [--split S] [--max-images N] [--shard I/N]',
   options: {
     net: { type: 'string', value: 'DIR', description: "network folder made by 'protolens build' (required)" },
     class: { type: 'string', value: 'NAME', description: 'explain this class (exact name) instead of the predicted one' },
     top: { type: 'string', value: 'T', description: 'classes reported per image (at most the number of classes)', default: String(DEFAULT_TOP) },
     out: { type: 'string', value: 'DIR', description: 'write overlays, combined views, one HTML card per image, index.html and explanations.json here' },
     json: { type: 'boolean', description: 'print the explanation document as JSON (schema protolens.explanation, version 1; docs/explain.md)' },
-    data: { type: 'string', value: 'DIR', description: 'dataset the images come from (CUB layout): its bounding boxes are used, as the network was built with them (--crop-to-box)' },
+    data: { type: 'string', value: 'DIR', description: 'with IMAGEs: the dataset they come from (its bounding boxes are used, as the network was built with them); without IMAGEs: explain this dataset\'s split into --out/explanations.jsonl' },
+    format: { type: 'string', value: 'cub|imagefolder|auto', description: 'dataset layout (without IMAGEs)', default: 'auto' },
+    split: { type: 'string', value: 'train|test|all', description: "split explained without IMAGEs (default: 'test' for CUB, 'all' for ImageFolder)" },
+    'class-list': { type: 'string', value: 'FILE', description: "ImageFolder: class names in the model's output order, one per line" },
+    'max-images': { type: 'string', value: 'N', description: 'without IMAGEs: at most N images, evenly spaced over the split' },
     model: { type: 'string', value: 'PATH', description: 'model file instead of the one recorded in the network (it must have the recorded SHA-256)' },
     threads: { type: 'string', value: 'N', description: 'onnxruntime intra-op threads (default: one per physical core)' },
     batch: { type: 'string', value: 'N', description: "images per inference batch (a model's fixed batch size wins)", default: String(DEFAULT_EXPLAIN_BATCH) },
@@ -27,6 +34,10 @@ const spec: CommandSpec = {
     heatmaps: { type: 'boolean', description: 'include each prototype heatmap (feature resolution) in the JSON' },
     inline: { type: 'boolean', description: 'with --out: embed the pictures in each card (one self-contained HTML file per image)' },
     scale: { type: 'string', value: 'N|auto', description: "with --out: overlay and combined-view size as a multiple of the input size ('auto': smallest integer reaching 224 px)", default: 'auto' },
+    ...shardCliOptions({
+      shard: 'without IMAGEs: explain only shard I of N (consecutive ranges of the images) into --out/shards-N/I.jsonl',
+      complete: 'merging shards: explain the shards still missing here instead of failing',
+    }),
   },
   details: [
     'Each image is run once through the model; the logits are the model\'s own. For the explained class, every',
@@ -36,6 +47,11 @@ const spec: CommandSpec = {
     'Exit codes: 0 every image explained, 2 usage error (e.g. an unknown --class, with the closest names),',
     '3 unusable input (no network, a model with another SHA-256, no image could be decoded), 4 failed check,',
     '5 some images could not be decoded (listed on stderr and in the JSON) while the others were explained.',
+    '',
+    'A whole dataset: --data DIR --out DIR without IMAGEs writes one JSON line per image of the split to',
+    'DIR/explanations.jsonl (dataset order; id, label, whether the prediction is right) and',
+    'DIR/explanations-summary.json; no pictures. On a cluster, run it with --shard I/N (or auto) on every node',
+    'and once without: the shards\' lines are concatenated into the same file a single run writes.',
   ].join('\n'),
 };
 
@@ -67,7 +83,9 @@ export function formatExplanation(r: ImageExplanation, position: string): string
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
   if (typeof values.net !== 'string') throw new UsageError("--net NET_DIR is required\nRun 'protolens explain --help' for usage.");
-  if (positionals.length === 0) throw new UsageError("expected at least one IMAGE\nRun 'protolens explain --help' for usage.");
+  if (positionals.length === 0 && typeof values.data === 'string') return runDataset(values);
+  if (shardFromArgs(values)) throw new UsageError("--shard is for explaining a whole dataset (--data DIR --out DIR without IMAGEs)");
+  if (positionals.length === 0) throw new UsageError("expected at least one IMAGE (or --data DIR --out DIR to explain a whole dataset)\nRun 'protolens explain --help' for usage.");
   const opts: ExplainerOptions = {
     top: intOption(values, 'top'),
     percentile: numberOption(values, 'percentile', { min: 0, max: 100 })!,
@@ -112,6 +130,47 @@ async function run(argv: string[]): Promise<number> {
     return failed.length === n ? ExitCode.input : ExitCode.partial;
   }
   return ExitCode.ok;
+}
+
+/** `explain --data DIR --out DIR` without images: the whole split (or a shard of it) as JSON lines. */
+async function runDataset(values: Parsed['values']): Promise<number> {
+  if (typeof values.out !== 'string') throw new UsageError("--out DIR is required to explain a whole dataset (--data without IMAGEs): the lines go to DIR/explanations.jsonl\nRun 'protolens explain --help' for usage.");
+  if (values.inline === true) throw new UsageError('--inline is for explaining IMAGEs with pictures; a whole dataset is explained as JSON lines only');
+  const shard = shardFromArgs(values);
+  let progress: Progress | null = null;
+  const summary = await explainDataset({
+    net: values.net as string,
+    data: values.data as string,
+    out: values.out,
+    format: oneOfOption<DatasetFormat | 'auto'>(values, 'format', ['cub', 'imagefolder', 'auto']),
+    split: oneOfOption<Split>(values, 'split', ['train', 'test', 'all']),
+    ...(typeof values['class-list'] === 'string' ? { classList: values['class-list'] } : {}),
+    maxImages: intOption(values, 'max-images', 1),
+    top: intOption(values, 'top'),
+    percentile: numberOption(values, 'percentile', { min: 0, max: 100 })!,
+    tolerance: numberOption(values, 'tolerance', { min: 0 })!,
+    ...(typeof values.class === 'string' ? { className: values.class } : {}),
+    ...(typeof values.model === 'string' ? { model: values.model } : {}),
+    ...(values.threads !== undefined ? { threads: intOption(values, 'threads') } : {}),
+    batchSize: intOption(values, 'batch'),
+    heatmaps: values.heatmaps === true,
+    ...(shard ? { shard } : {}),
+    complete: values.complete === true,
+    onProgress: (done, total) => {
+      progress ??= new Progress({ label: 'explain', total, unit: 'images' });
+      progress.update(done);
+    },
+  });
+  (progress as Progress | null)?.finish();
+  const s = summary.summary;
+  if (values.json === true) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else {
+    const what = summary.shard ? `shard ${summary.shard.index}/${summary.shard.count} (images ${summary.shard.range[0]}..${summary.shard.range[1] - 1})` : summary.mergedShards ? `${summary.mergedShards} shards merged` : 'all images';
+    process.stdout.write(`${what}: ${s.explained} of ${s.images} images explained${s.top1 === null ? '' : `, top-1 ${(100 * s.top1).toFixed(2)}%`} -> ${summary.file}\n`);
+  }
+  for (const f of summary.failures.slice(0, 20)) process.stderr.write(`protolens explain: image ${f.image}: ${f.error}\n`);
+  if (s.failed > 0 && s.failed === s.images) return ExitCode.input;
+  return s.failed > 0 ? ExitCode.partial : ExitCode.ok;
 }
 
 export const explainCommand: Command = { spec, run };
