@@ -80,13 +80,9 @@ export function formatExplanation(r: ImageExplanation, position: string): string
   return lines.join('\n') + '\n';
 }
 
-async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(spec, argv);
-  if (typeof values.net !== 'string') throw new UsageError("--net NET_DIR is required\nRun 'protolens explain --help' for usage.");
-  if (positionals.length === 0 && typeof values.data === 'string') return runDataset(values);
-  if (shardFromArgs(values)) throw new UsageError("--shard is for explaining a whole dataset (--data DIR --out DIR without IMAGEs)");
-  if (positionals.length === 0) throw new UsageError("expected at least one IMAGE (or --data DIR --out DIR to explain a whole dataset)\nRun 'protolens explain --help' for usage.");
-  const opts: ExplainerOptions = {
+/** The Explainer's options from the command line (both modes). */
+function explainerOptions(values: Parsed['values']): ExplainerOptions {
+  return {
     top: intOption(values, 'top'),
     percentile: numberOption(values, 'percentile', { min: 0, max: 100 })!,
     tolerance: numberOption(values, 'tolerance', { min: 0 })!,
@@ -94,6 +90,15 @@ async function run(argv: string[]): Promise<number> {
     ...(typeof values.model === 'string' ? { model: values.model } : {}),
     ...(values.threads !== undefined ? { threads: intOption(values, 'threads') } : {}),
   };
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(spec, argv);
+  if (typeof values.net !== 'string') throw new UsageError("--net NET_DIR is required\nRun 'protolens explain --help' for usage.");
+  if (positionals.length === 0 && typeof values.data === 'string') return runDataset(values);
+  if (shardFromArgs(values)) throw new UsageError("--shard is for explaining a whole dataset (--data DIR --out DIR without IMAGEs)");
+  if (positionals.length === 0) throw new UsageError("expected at least one IMAGE (or --data DIR --out DIR to explain a whole dataset)\nRun 'protolens explain --help' for usage.");
+  const opts = explainerOptions(values);
   const batchSize = intOption(values, 'batch');
   const out = typeof values.out === 'string' ? values.out : undefined;
   const json = values.json === true;
@@ -146,12 +151,7 @@ async function runDataset(values: Parsed['values']): Promise<number> {
     split: oneOfOption<Split>(values, 'split', ['train', 'test', 'all']),
     ...(typeof values['class-list'] === 'string' ? { classList: values['class-list'] } : {}),
     maxImages: intOption(values, 'max-images', 1),
-    top: intOption(values, 'top'),
-    percentile: numberOption(values, 'percentile', { min: 0, max: 100 })!,
-    tolerance: numberOption(values, 'tolerance', { min: 0 })!,
-    ...(typeof values.class === 'string' ? { className: values.class } : {}),
-    ...(typeof values.model === 'string' ? { model: values.model } : {}),
-    ...(values.threads !== undefined ? { threads: intOption(values, 'threads') } : {}),
+    ...explainerOptions(values),
     batchSize: intOption(values, 'batch'),
     heatmaps: values.heatmaps === true,
     ...(shard ? { shard } : {}),

@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { DatasetFormat, Split } from '../data/dataset.ts';
 import { selectImages, selectedItems, shardRanges, type OrdinalRange } from '../data/selection.ts';
+import type { ImageItem } from '../data/types.ts';
 import { makeDirs } from '../io/dirs.ts';
 import { temporaryPath, writeJsonAtomic } from '../io/atomic.ts';
 import { claimOutputFolder, recordOutputEntries } from '../io/output-folder.ts';
@@ -134,11 +135,9 @@ export async function explainDataset(opts: ExplainDatasetOptions): Promise<Datas
 
     /** Explain the images with ordinals in `range` into `path` (atomically), handing each line to `onLine`. */
     const explainRange = async (range: OrdinalRange, path: string, onLine: (l: DatasetImageEntry) => void): Promise<void> => {
-      const items = [];
+      const items: (ImageItem & { ordinal: number })[] = [];
       for await (const it of selectedItems(sel, range)) items.push(it);
-      const tmp = temporaryPath(path);
-      const stream = createWriteStream(tmp);
-      try {
+      await writeStreamAtomic(path, async (write) => {
         let done = 0;
         for await (const r of ex.explainImages(items, { batchSize: batch, heatmaps: opts.heatmaps })) {
           const it = items[r.index];
@@ -152,17 +151,10 @@ export async function explainDataset(opts: ExplainDatasetOptions): Promise<Datas
             correct: entry.status === 'ok' ? entry.predicted.index === it.label : null,
           };
           onLine(line);
-          if (!stream.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((ok) => stream.once('drain', () => ok()));
+          await write(`${JSON.stringify(line)}\n`);
           opts.onProgress?.(++done, items.length);
         }
-        stream.end();
-        await finished(stream);
-        await rename(tmp, path);
-      } catch (e) {
-        stream.destroy();
-        await rm(tmp, { force: true });
-        throw e;
-      }
+      });
     };
 
     const summaryOf = (file: string, shardInfo: DatasetExplanationSummary['shard'], merged: number | null): DatasetExplanationSummary => ({
@@ -248,9 +240,7 @@ async function shardsToMerge(out: string, key: string): Promise<{ count: number;
 
 /** Concatenate the shards' lines, in shard order, into `file` (atomically), counting each line. */
 async function concatenateShards(out: string, count: number, file: string, onLine: (l: DatasetImageEntry) => void): Promise<void> {
-  const tmp = temporaryPath(file);
-  const stream = createWriteStream(tmp);
-  try {
+  await writeStreamAtomic(file, async (write) => {
     for (let i = 0; i < count; i++) {
       let rest = '';
       for await (const chunk of createReadStream(shardLines(out, i, count), { encoding: 'utf8' })) {
@@ -258,13 +248,24 @@ async function concatenateShards(out: string, count: number, file: string, onLin
         const lines = text.split('\n');
         rest = lines.pop()!;
         for (const l of lines) onLine(JSON.parse(l) as DatasetImageEntry);
-        if (!stream.write(text.slice(0, text.length - rest.length))) await new Promise<void>((ok) => stream.once('drain', () => ok()));
+        await write(text.slice(0, text.length - rest.length));
       }
       if (rest !== '') throw new InputError(`${shardLines(out, i, count)}: the last line is not complete (a shard file cut short); run shard ${i} again`);
     }
+  });
+}
+
+/** Write `path` through a stream into a temporary file renamed over it when `produce` is done (removed on error). */
+async function writeStreamAtomic(path: string, produce: (write: (text: string) => Promise<void>) => Promise<void>): Promise<void> {
+  const tmp = temporaryPath(path);
+  const stream = createWriteStream(tmp);
+  try {
+    await produce(async (text) => {
+      if (!stream.write(text)) await new Promise<void>((ok) => stream.once('drain', () => ok()));
+    });
     stream.end();
     await finished(stream);
-    await rename(tmp, file);
+    await rename(tmp, path);
   } catch (e) {
     stream.destroy();
     await rm(tmp, { force: true });

@@ -1,11 +1,11 @@
 // Sharding through the real CLI: `build --shard`, its errors and exit codes, SIGTERM, and `protolens status`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeFixture, type Fixture } from './fixtures.ts';
+import { protolens } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'protolens-shard-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -13,25 +13,6 @@ let fx: Fixture;
 before(async () => {
   fx = await makeFixture(join(tmp, 'fx'), { classes: 5 });
 });
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function protolens(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLURM_') && k !== 'JOB_COMPLETION_INDEX'));
-    const p = spawn(process.execPath, ['bin/protolens.js', ...args], { env: { ...clean, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-    onSpawn?.((sig) => p.kill(sig));
-  });
-}
 
 const base = (cache: string, out: string) => ['build', '--model', fx.model, '--data', fx.cub.root, '--out', out, '--cache', cache, '--k', '2', '--exemplars', '1', '--threads', '1', '--gradient-max-iter', '20'];
 

@@ -3,7 +3,6 @@
 // undecodable image.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { shardRanges } from '../../src/data/selection.ts';
 import type { EvaluationReport } from '../../src/evaluate/output/report.ts';
 import { parseNumbers, stringifyNumbers } from '../../src/io/json-numbers.ts';
 import { makePlantedFixture, type PlantedFixture } from './planted-net.ts';
+import { protolens } from '../helpers/cli.ts';
 
 let dir: string;
 let fx: PlantedFixture;
@@ -110,17 +110,6 @@ test('a shard needs out and a valid index; a folder protolens did not write is r
   await assert.rejects(evaluateShard({ net: fx.markers, data: fx.cub.root, out: fx.cub.root, shard: { index: 0, count: 2 } }), /not a protolens evaluation folder/);
 });
 
-function protolens(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLURM_') && k !== 'JOB_COMPLETION_INDEX'));
-    const p = spawn(process.execPath, ['bin/protolens.js', ...args], { env: { ...clean, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => done({ status, stdout, stderr }));
-  });
-}
 
 test('CLI: evaluate --shard I/N and --shard auto (a Slurm array task), the merge, its exit 3 and usage errors', async () => {
   const out = join(dir, 'cli');

@@ -2,12 +2,12 @@
 // planted network (test/evaluate/planted-net.ts) with one undecodable image.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { explainDataset, LINES_FILE, LINES_SUMMARY_FILE, type DatasetExplanationSummary, type DatasetImageEntry } from '../../src/explain/explain-dataset.ts';
 import { makePlantedFixture, type PlantedFixture } from '../evaluate/planted-net.ts';
+import { protolens } from '../helpers/cli.ts';
 
 let dir: string;
 let fx: PlantedFixture;
@@ -79,17 +79,6 @@ test('three shards then a merge write the single run\'s lines byte for byte; mis
   assert.deepEqual(readdirSync(join(out, 'shards-3')).sort(), ['0.json', '0.jsonl', '1.json', '1.jsonl', '2.json', '2.jsonl']);
 });
 
-function protolens(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLURM_') && k !== 'JOB_COMPLETION_INDEX'));
-    const p = spawn(process.execPath, ['bin/protolens.js', ...args], { env: { ...clean, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => done({ status, stdout, stderr }));
-  });
-}
 
 test('CLI: explain --data --out with --shard (a Kubernetes Indexed Job index), the merge, and usage errors', async () => {
   const out = join(dir, 'cli');
