@@ -1,6 +1,7 @@
 // A real Slurm run: a one-node cluster (munged, slurmctld, slurmd from Debian's packages) started by
 // this test, the demo's build submitted as a job array of 4 shards with `--shard auto`, the network
-// assembled from the shared cache and compared byte for byte with a build on one machine.
+// assembled from the shared cache and compared byte for byte with a build on one machine; then its
+// evaluation as an array of 3 shards, merged and compared with a one-process evaluation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -23,6 +24,8 @@ after(async () => {
 
 let data: string;
 let buildArgs: string[];
+/** The network the first test assembles (the second evaluates it). */
+const net = join(tmp, 'net');
 before(async () => {
   const record = await readDemoModelRecord(DEFAULT_DEMO_MODEL.replace(/\.onnx$/, '.json'));
   // The demo's dataset generator, seeds and image parameters, with fewer images per class.
@@ -42,7 +45,6 @@ function protolens(args: string[], env: NodeJS.ProcessEnv = process.env): { stat
 test('sbatch --array=0-3 of `build --shard auto`, then assembly: the network equals a one-machine build byte for byte', { timeout: 900_000 }, async () => {
   const c = cluster!;
   const cache = join(tmp, 'shared-cache');
-  const net = join(tmp, 'net');
   const script = join(tmp, 'shard.sh');
   writeFileSync(
     script,
@@ -95,4 +97,38 @@ test('sbatch --array=0-3 of `build --shard auto`, then assembly: the network equ
   const fb = treeFiles(net);
   assert.deepEqual([...fb.keys()].sort(), [...fa.keys()].sort());
   for (const [name, bytes] of fa) assert.ok(bytes.equals(fb.get(name)!), `${name} differs between the sharded and the one-machine network`);
+});
+
+test('sbatch --array=0-2 of `evaluate --shard auto`, then the merge: the report equals a one-process evaluation', { timeout: 900_000 }, async () => {
+  const c = cluster!;
+  const out = join(tmp, 'eval');
+  const evalArgs = ['evaluate', '--net', net, '--data', data, '--batch', '8', '--axiom-images', '4', '--deletion-images', '3', '--threads', '1'];
+  const script = join(tmp, 'eval.sh');
+  writeFileSync(
+    script,
+    ['#!/bin/bash', '#SBATCH --job-name=protolens-evaluate', '#SBATCH --cpus-per-task=1', 'set -euo pipefail', `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(repo, 'bin', 'protolens.js'))} ${[...evalArgs, '--out', out, '--shard', 'auto', '--json'].map((a) => JSON.stringify(a)).join(' ')}`, ''].join('\n'),
+  );
+  chmodSync(script, 0o755);
+  const jobId = c.run('sbatch', ['--parsable', '--array=0-2', `--chdir=${tmp}`, `--output=${join(tmp, 'eval-%a.out')}`, `--error=${join(tmp, 'eval-%a.err')}`, script]).trim().split(';')[0];
+  const finished = await c.waitForJob(jobId, 600_000);
+  assert.ok(finished, `the array did not finish in 600 s\n${c.logs()}`);
+  const summaries = [0, 1, 2].map((i) => {
+    const text = readFileSync(join(tmp, `eval-${i}.out`), 'utf8');
+    assert.ok(text.trim().startsWith('{'), `task ${i} printed no summary; stderr:\n${readFileSync(join(tmp, `eval-${i}.err`), 'utf8')}\n${c.logs()}`);
+    return JSON.parse(text) as { shard: { index: number; count: number }; range: [number, number] };
+  });
+  // 30 test images in batches of 8: 4 batches dealt 2, 1, 1.
+  assert.deepEqual(summaries.map((s) => s.range), [[0, 16], [16, 24], [24, 30]]);
+
+  const merged = protolens([...evalArgs, '--out', out, '--json']);
+  assert.equal(merged.status, 0, merged.stderr);
+  const one = protolens([...evalArgs, '--out', join(tmp, 'eval-one'), '--json']);
+  assert.equal(one.status, 0, one.stderr);
+  const a = JSON.parse(merged.stdout);
+  const b = JSON.parse(one.stdout);
+  assert.equal(a.timing.mergedShards, 3);
+  assert.equal(a.dataset.evaluated, 30);
+  const untimed = (r: { timing: unknown; outputs: unknown; metrics: { deletion?: Record<string, unknown> } }) => ({ ...r, timing: null, outputs: null, metrics: { ...r.metrics, deletion: { ...r.metrics.deletion, seconds: 0, imagesPerSecond: 0, perturbedPerSecond: 0 } } });
+  assert.deepEqual(untimed(a), untimed(b));
+  assert.ok(readFileSync(join(out, 'maps.safetensors')).equals(readFileSync(join(tmp, 'eval-one', 'maps.safetensors'))));
 });
