@@ -164,6 +164,9 @@ export async function openCub(root: string, options: CubOptions = {}): Promise<D
   const boxLines = await readLines(abs, F.boxes, false);
   const boxes = boxLines && perImage(abs, F.boxes, boxLines, 5, "'<image_id> <x> <y> <width> <height>'", imageNames);
 
+  // Foreground masks (segmentations/<class>/<image>.png), when the dataset has the folder.
+  const hasSegmentations = await stat(join(abs, 'segmentations')).then((st) => st.isDirectory(), () => false);
+
   const partLines = await readLines(abs, F.parts, false);
   const locLines = await readLines(abs, F.partLocs, false);
   if ((partLines === undefined) !== (locLines === undefined)) {
@@ -231,6 +234,7 @@ export async function openCub(root: string, options: CubOptions = {}): Promise<D
     }
     const parts = partsOf.get(id);
     if (parts) item.parts = parts.map((p) => ({ ...p }));
+    if (hasSegmentations) item.segmentation = join(abs, 'segmentations', ...name.replace(/\.[^./]+$/, '.png').split('/'));
     items.push(item);
   }
   return new CubDataset(abs, split, classNames, partNames, items);

@@ -56,6 +56,8 @@ export interface ImageItem {
   parts?: PartLocation[];
   /** CUB train_test_split.txt flag, when known. */
   isTrain?: boolean;
+  /** CUB foreground mask (segmentations/<class>/<image>.png), when the dataset has that folder. */
+  segmentation?: string;
 }
 
 /** A file that could not be used. Never dropped silently: counted and listed in the run's report. */

@@ -16,7 +16,7 @@
  * Exceptions are for unusable input (InputError) and bugs.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkClassCount, type DatasetFormat, type Split } from '../data/dataset.ts';
@@ -42,7 +42,7 @@ import { NetworkEvaluationModel, type ForwardBatch, type NetworkEvaluationContex
 import { protocolPreprocess, type PartsVariant } from './protocols/parts.ts';
 import { partsSetsMetric, type PartsSetsOptions, type PartsSetsReport } from './metrics/parts-sets.ts';
 import { PROTOTYPE_SET_NAMES, type PrototypeSetName } from './context/prototype-sets.ts';
-import { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, type EvaluationReport, type MetricName } from './output/report.ts';
+import { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, PARTS_METRICS, type EvaluationReport, type MetricName } from './output/report.ts';
 import { SharedPass } from './context/shared-pass.ts';
 
 /** Images per model call in the evaluation passes, unless the model fixes its batch size. */
@@ -113,19 +113,27 @@ export interface EvaluationShardSummary {
 }
 
 /** The metric list: as asked, or every one the dataset allows. Errors name the option. */
-export function resolveMetrics(asked: readonly string[] | undefined, hasParts: boolean, dataRoot: string, warnings: string[]): MetricName[] {
+export function resolveMetrics(asked: readonly string[] | undefined, hasParts: boolean, dataRoot: string, warnings: string[], hasMasks = false): MetricName[] {
   if (asked !== undefined) {
     if (asked.length === 0) throw new InputError(`metrics: expected at least one of ${METRIC_NAMES.join(', ')}`);
     for (const m of asked) if (!METRIC_NAMES.includes(m as MetricName)) throw new InputError(`metrics: unknown metric '${m}'; expected ${METRIC_NAMES.join(', ')}`);
     const list = METRIC_NAMES.filter((m) => asked.includes(m));
-    if (!hasParts && (list.includes('consistency') || list.includes('stability'))) {
-      throw new InputError(`metrics: consistency and stability need a CUB-200-2011 layout dataset with parts (parts/parts.txt, parts/part_locs.txt) and bounding_boxes.txt; ${dataRoot} has no part annotations`);
+    const parts = list.filter((m) => PARTS_METRICS.includes(m));
+    if (!hasParts && parts.length > 0) {
+      throw new InputError(`metrics: ${parts.join(', ')} ${parts.length === 1 ? 'needs' : 'need'} a CUB-200-2011 layout dataset with parts (parts/parts.txt, parts/part_locs.txt) and bounding_boxes.txt; ${dataRoot} has no part annotations`);
+    }
+    if (!hasMasks && list.includes('comprehensiveness')) {
+      throw new InputError(`metrics: comprehensiveness needs foreground masks in CUB's layout (segmentations/<class>/<image>.png); ${dataRoot} has no segmentations folder`);
     }
     return list;
   }
   if (!hasParts) {
-    warnings.push(`consistency and stability skipped: dataset ${dataRoot} has no part annotations (they need the CUB-200-2011 layout with parts/part_locs.txt)`);
-    return METRIC_NAMES.filter((m) => m !== 'consistency' && m !== 'stability');
+    warnings.push(`${PARTS_METRICS.join(', ')} skipped: dataset ${dataRoot} has no part annotations (they need the CUB-200-2011 layout with parts/part_locs.txt)`);
+    return METRIC_NAMES.filter((m) => !PARTS_METRICS.includes(m));
+  }
+  if (!hasMasks) {
+    warnings.push(`comprehensiveness skipped: dataset ${dataRoot} has no foreground masks (segmentations/<class>/<image>.png)`);
+    return METRIC_NAMES.filter((m) => m !== 'comprehensiveness');
   }
   return [...METRIC_NAMES];
 }
@@ -148,13 +156,13 @@ async function runPass(
   cfg: PreprocessConfig,
   variant: PartsVariant | undefined,
   metrics: AnyMetric[],
-  o: { seed: number; batchSize?: number; partNames?: readonly string[]; onProgress?: (p: EvaluateProgress) => void; range: OrdinalRange },
+  o: { seed: number; batchSize?: number; partNames?: readonly string[]; onProgress?: (p: EvaluateProgress) => void; range: OrdinalRange; masks: boolean },
 ): Promise<PassResult> {
   const t0 = performance.now();
   const failures: Failure[] = [];
   let images = 0;
   const source = async function* (): AsyncGenerator<ForwardBatch> {
-    for await (const b of forwardBatches(model, data, cfg, { batchSize: o.batchSize, partsVariant: variant, onFailure: (f) => failures.push(f), range: o.range })) {
+    for await (const b of forwardBatches(model, data, cfg, { batchSize: o.batchSize, partsVariant: variant, onFailure: (f) => failures.push(f), range: o.range, masks: o.masks && variant !== undefined })) {
       images += b.labels.length;
       o.onProgress?.({ task: purpose, done: images + failures.length, total: o.range[1] - o.range[0] });
       yield b;
@@ -238,11 +246,12 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
   const data = await selectImages(opts.data, { format: opts.format, split: opts.split, classList: opts.classList, maxImages: opts.maxImages });
   const ds = data.dataset;
   const hasParts = ds.format === 'cub' && ds.partNames !== undefined;
-  const metricsRun = resolveMetrics(opts.metrics, hasParts, opts.data, warnings);
+  const hasMasks = hasParts && (await stat(join(ds.root, 'segmentations')).then((st) => st.isDirectory(), () => false));
+  const metricsRun = resolveMetrics(opts.metrics, hasParts, opts.data, warnings, hasMasks);
   // Fail fast on bad metric options, before the model loads.
   const fidelity = metricsRun.includes('fidelity') ? fidelityMetric(opts.fidelity) : null;
   const axioms = metricsRun.includes('axioms') ? axiomsMetric(opts.axioms) : null;
-  const wantsParts = metricsRun.includes('consistency') || metricsRun.includes('stability');
+  const wantsParts = metricsRun.some((m) => PARTS_METRICS.includes(m));
   const variant: PartsVariant = opts.parts?.variant ?? 'strict';
   if (variant !== 'strict' && variant !== 'uncropped') throw new InputError(`parts variant: expected 'strict' or 'uncropped', got '${String(variant)}'`);
   const rows: Prepared['rows'] = { value: null };
@@ -253,6 +262,8 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
         sets,
         numParts: opts.parts?.numParts ?? ds.partNames?.length,
         stability: metricsRun.includes('stability'),
+        distinctiveness: metricsRun.includes('distinctiveness'),
+        comprehensiveness: metricsRun.includes('comprehensiveness'),
         keepMaps,
         onRows: (r) => (rows.value = r),
       })
@@ -304,7 +315,7 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
 async function runRange(p: Prepared, range: OrdinalRange): Promise<EvaluationPart> {
   const { fidelity, deletion, axioms, parts } = p.metrics;
   const networkMetrics = [fidelity, deletion, axioms].filter((m): m is AnyMetric => m !== null);
-  const common = { seed: p.seed, batchSize: p.opts.batchSize, partNames: p.data.dataset.partNames, onProgress: p.opts.onProgress, range };
+  const common = { seed: p.seed, batchSize: p.opts.batchSize, partNames: p.data.dataset.partNames, onProgress: p.opts.onProgress, range, masks: p.metricsRun.includes('comprehensiveness') };
   const passes: { purpose: PassTiming['purpose']; result: PassResult }[] = [];
   if (p.shared) {
     passes.push({ purpose: 'both', result: await runPass('both', p.model, p.data, p.networkCfg, p.variant, [...networkMetrics, parts!], common) });

@@ -44,7 +44,7 @@ test('--json --out: the report on stdout, and files from which the scores can be
   assert.equal(rep.schema, 'protolens.evaluation');
   assert.equal(rep.version, 1);
   assert.equal(rep.seed, 9);
-  assert.deepEqual(rep.metricsRun, ['fidelity', 'consistency', 'stability', 'deletion', 'axioms']);
+  assert.deepEqual(rep.metricsRun, ['fidelity', 'consistency', 'stability', 'distinctiveness', 'comprehensiveness', 'deletion', 'axioms']);
   assert.equal(rep.preprocess.sharedPass, true, "the planted network's preprocessing is the protocol's");
   assert.equal(rep.checks.passed, true);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'evaluation.json'), 'utf8')), rep);
@@ -135,7 +135,7 @@ test('usage errors exit 2, unusable input exits 3', async () => {
   assert.match(noData.stderr, /--data DIR is required/);
   const badMetric = await cli(['--net', fx.markers, '--data', fx.cub.root, '--metrics', 'fidelity,speed']);
   assert.equal(badMetric.status, 2);
-  assert.match(badMetric.stderr, /--metrics: unknown 'speed'; expected fidelity, consistency, stability, deletion, axioms/);
+  assert.match(badMetric.stderr, /--metrics: unknown 'speed'; expected fidelity, consistency, stability, distinctiveness, comprehensiveness, deletion, axioms/);
   const noNet = await cli(['--net', join(dir, 'nowhere'), '--data', fx.cub.root]);
   assert.equal(noNet.status, 3);
   assert.match(noNet.stderr, /not a protolens network folder/);

@@ -81,6 +81,6 @@ test('maxImages takes an evenly spaced subset; ImageFolder data skips consistenc
   const plain = await evaluateNetwork({ net, data: folder, metrics: undefined, deletion: { images: 1 }, axioms: { images: 2 } });
   assert.deepEqual(plain.metricsRun, ['fidelity', 'deletion', 'axioms']);
   assert.equal(plain.dataset.format, 'imagefolder');
-  assert.match(plain.warnings.join('\n'), /consistency and stability skipped/);
-  await assert.rejects(evaluateNetwork({ net, data: folder, metrics: ['consistency'] }), /consistency and stability need a CUB-200-2011 layout dataset with parts/);
+  assert.match(plain.warnings.join('\n'), /consistency, stability, distinctiveness, comprehensiveness skipped/);
+  await assert.rejects(evaluateNetwork({ net, data: folder, metrics: ['consistency'] }), /metrics: consistency needs a CUB-200-2011 layout dataset with parts/);
 });

@@ -115,7 +115,7 @@ async function writeNetwork(dir: string, modelFile: string, modelBytes: Uint8Arr
 
 /** Write the CUB fixture, both models and both networks under `root`. */
 export async function makePlantedFixture(root: string): Promise<PlantedFixture> {
-  const cub = await writeCubFixture(join(root, 'cub'), { classes: CLASSES, imagesPerClass: 8, testEvery: 2, seed: 5 });
+  const cub = await writeCubFixture(join(root, 'cub'), { classes: CLASSES, imagesPerClass: 8, testEvery: 2, seed: 5, segmentations: true });
   const C = CLASSES;
   const D = 4;
   const Wm = SCALES.map((s) => [s, s, s, 0]);

@@ -65,7 +65,7 @@ test('three shards then a merge give the single run\'s report and maps byte for 
   };
   const single = join(dir, 'single');
   const one = await evaluateNetwork({ ...base, out: single });
-  assert.deepEqual(one.metricsRun, ['fidelity', 'consistency', 'stability', 'deletion', 'axioms']);
+  assert.deepEqual(one.metricsRun, ['fidelity', 'consistency', 'stability', 'distinctiveness', 'comprehensiveness', 'deletion', 'axioms']);
   assert.equal(one.dataset.failures.length, 1, 'the broken image is reported');
   assert.equal(one.dataset.evaluated, 11);
   assert.equal(one.metrics.deletion!.images, 5, 'evenly spaced ordinals 0, 2, 4, 7, 9; the broken one (3) is not among them');

@@ -26,6 +26,11 @@ export interface CubFixtureSpec {
   format?: 'png' | 'jpg';
   /** Seed of the layout (default 1). */
   seed?: number;
+  /**
+   * Write CUB foreground masks (segmentations/<class>/<image>.png, 8-bit grey): 255 on the left half
+   * of the integer box (columns x1 .. x1 + floor((x2 - x1) / 2) - 1, rows y1 .. y2 - 1), 0 elsewhere.
+   */
+  segmentations?: boolean;
 }
 
 export interface CubFixtureImage {
@@ -119,6 +124,13 @@ export async function writeCubFixture(dir: string, spec: CubFixtureSpec): Promis
       const path = join(dir, 'images', ...name.split('/'));
       const img = sharp(rgb, { raw: { width: W, height: H, channels: 3 } });
       await (ext === 'png' ? img.png() : img.jpeg({ quality: 95 })).toFile(path);
+      if (spec.segmentations) {
+        const mask = Buffer.alloc(W * H);
+        const half = x1 + Math.floor((x2 - x1) / 2);
+        for (let yy = y1; yy < y2; yy++) mask.fill(255, yy * W + x1, yy * W + half);
+        await mkdir(join(dir, 'segmentations', classNames[c]), { recursive: true });
+        await sharp(mask, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, 'segmentations', classNames[c], `img_${String(id).padStart(4, '0')}.png`));
+      }
       images.push({ id, name, path, classIndex: c, isTrain: k % testEvery !== 0, bbox, parts, colours: { inside, outside } });
     }
   }

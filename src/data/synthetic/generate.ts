@@ -4,6 +4,8 @@
  *   images/<NNN.Class_Name>/<Class_Name>_<NNNN>.jpg
  *   images.txt  classes.txt  image_class_labels.txt  train_test_split.txt  bounding_boxes.txt
  *   parts/parts.txt  parts/part_locs.txt
+ *   segmentations/<NNN.Class_Name>/<Class_Name>_<NNNN>.png (foreground mask: 255 on the creature's
+ *     visible pixels, 0 elsewhere, soft edges; CUB's layout, for comprehensiveness)
  *   dataset.json (seed, generator version, options, class attribute table, part list, conventions)
  *   README.md    image_render.jsonl (per-image flip, rotation, scale, body colour, occluded part)
  *
@@ -19,7 +21,7 @@ import { Rng } from '../../util/random.ts';
 import { ATTRIBUTE_VALUES, classAttributes, DEFAULT_ATTRIBUTE_SEED, PALETTE, PART_GROUPS, type ClassSpec } from './attributes.ts';
 import { PART_NAMES } from './creature.ts';
 import { mapLimit, writeFileAtomic } from './files.ts';
-import { DEFAULT_SCENE, planScene, renderScene, type CreatureBox, type PartKeypoint, type SceneOptions } from './scene.ts';
+import { DEFAULT_SCENE, planScene, renderMask, renderScene, type CreatureBox, type PartKeypoint, type SceneOptions } from './scene.ts';
 
 /**
  * Version of the generator's output. Raise it whenever a change alters any written byte for the
@@ -98,6 +100,9 @@ export interface PartsDatasetResult {
   /** The class attribute table. */
   classTable: ClassSpec[];
 }
+
+/** CUB's segmentation file of an image: segmentations/<class>/<image name>.png. */
+export const segmentationPath = (relPath: string): string => relPath.replace(/\.[^./]+$/, '') + '.png';
 
 /** File written first: marks the directory as owned by this generator (safe to clean). */
 export const DATASET_CLAIM_FILE = '.protolens-parts-dataset';
@@ -207,7 +212,11 @@ async function isComplete(dir: string, params: PartsDatasetParams, expectedImage
   for (const f of [...ROOT_FILES, 'parts/parts.txt', 'parts/part_locs.txt']) if (!(await exists(join(dir, f)))) return false;
   const lines = (await readFile(join(dir, 'images.txt'), 'utf8')).split('\n').filter((l) => l.length > 0);
   if (lines.length !== expectedImages) return false;
-  const present = await Promise.all(lines.map((l) => exists(join(dir, 'images', l.slice(l.indexOf(' ') + 1)))));
+  // Datasets written before the masks were added are completed by generating again (same images).
+  const present = await Promise.all(lines.map(async (l) => {
+    const rel = l.slice(l.indexOf(' ') + 1);
+    return (await exists(join(dir, 'images', rel))) && (await exists(join(dir, 'segmentations', segmentationPath(rel))));
+  }));
   return present.every(Boolean);
 }
 
@@ -227,6 +236,7 @@ async function prepareDir(dir: string): Promise<void> {
   await rm(join(dir, DATASET_COMPLETE_FILE), { force: true });
   await rm(join(dir, 'images'), { recursive: true, force: true });
   await rm(join(dir, 'parts'), { recursive: true, force: true });
+  await rm(join(dir, 'segmentations'), { recursive: true, force: true });
   for (const e of entries) if (ROOT_FILES.includes(e) || e.endsWith('.tmp')) await rm(join(dir, e), { force: true });
 }
 
@@ -279,6 +289,8 @@ export async function generatePartsDataset(opts: PartsDatasetOptions): Promise<P
       .jpeg({ quality: params.jpegQuality, chromaSubsampling: '4:4:4' })
       .toBuffer();
     await writeFileAtomic(join(dir, 'images', item.relPath), jpeg);
+    const mask = await sharp(await renderMask(plan), { raw: { width: params.size, height: params.size, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+    await writeFileAtomic(join(dir, 'segmentations', segmentationPath(item.relPath)), mask);
     return {
       ...item,
       bbox: plan.bbox,
@@ -320,6 +332,7 @@ const CONVENTIONS = {
   boundingBox: 'x y width height of the tight box around every drawn polygon of the creature (tail, legs, crest and beak included)',
   keypoint: 'a fixed point inside each part, mapped by the same transform that draws the part',
   visible: '1 when the part is drawn, inside the image and not under the occluder blob; invisible parts are written as 0.0 0.0 0',
+  segmentation: "segmentations/<class>/<image>.png: one 8-bit channel, 255 on the creature's visible pixels (not under the occluder), 0 elsewhere, anti-aliased edges (threshold > 200 as PNP's comprehensiveness does)",
   sides:
     'left/right follow the creature\'s anatomy. Facing right (not flipped) it shows its right side: the right eye, wing and leg are the near ones and the left eye is hidden. Flipped, it faces left and shows its left side.',
   split: 'train_test_split.txt: 1 = train, 0 = test; per class a seeded shuffle chooses the test images',

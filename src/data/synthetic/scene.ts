@@ -322,6 +322,20 @@ export function addNoise(rgb: Buffer, sigma: number, seed: number): void {
   }
 }
 
+/**
+ * The scene's foreground mask as CUB's segmentations/ hold it: one 8-bit channel, 255 on the
+ * creature's visible pixels (its polygons, less the occluder), 0 elsewhere, anti-aliased edges in
+ * between (CUB's masks are soft too; readers threshold them).
+ */
+export async function renderMask(plan: ScenePlan): Promise<Buffer> {
+  const white = creatureSvg({ ...plan.creature, shapes: plan.creature.shapes.map((sh) => ({ ...sh, fill: '#ffffff' })) });
+  const occ = plan.occluder ? `<g fill="#000000">${plan.occluder.circles.map(([x, y, r]) => `<circle cx="${fmt(x)}" cy="${fmt(y)}" r="${fmt(r)}"/>`).join('')}</g>` : '';
+  const { data } = await rasterise(svgDocument(plan.size, plan.size, `<rect width="${plan.size}" height="${plan.size}" fill="#000000"/>${white}${occ}`));
+  const mask = Buffer.alloc(plan.size * plan.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = data[i * 3];
+  return mask;
+}
+
 /** Render a planned scene to packed RGB (with noise). */
 export async function renderScene(plan: ScenePlan, noiseSigma: number): Promise<Buffer> {
   const { data } = await rasterise(sceneSvg(plan));

@@ -6,7 +6,10 @@
  */
 import { batches } from '../../data/batches.ts';
 import { selectedItems, type ImageSelection, type OrdinalRange } from '../../data/selection.ts';
-import { type Failure } from '../../data/types.ts';
+import { type Failure, type ImageItem } from '../../data/types.ts';
+import { loadMask } from '../../data/segmentation.ts';
+import { InputError } from '../../util/errors.ts';
+import { protocolMask } from '../protocols/regions.ts';
 import { type PreprocessConfig } from '../../data/preprocess-config.ts';
 import type { ForwardBatch, NetworkEvaluationModel } from './network-model.ts';
 import { protocolCrop, protocolParts, type PartsVariant } from '../protocols/parts.ts';
@@ -20,6 +23,8 @@ export interface ForwardBatchOptions {
   onFailure?: (f: Failure) => void;
   /** Only the selected images with these ordinals (a shard's range; default all). */
   range?: OrdinalRange;
+  /** Also each image's foreground mask (needs `partsVariant`; comprehensiveness). */
+  masks?: boolean;
 }
 
 /**
@@ -43,6 +48,7 @@ export async function* forwardBatches(model: NetworkEvaluationModel, data: Image
       if (n === 0) continue;
       const { features, logits } = await model.forward(b.tensor, n);
       const variant = opts.partsVariant;
+      const masks = opts.masks && variant ? await Promise.all(b.items.map((it, i) => protocolMaskOf(it, variant, b.geometries[i].source, inputSize))) : undefined;
       yield {
         tensor: b.tensor,
         labels: b.items.map((it) => it.label),
@@ -54,6 +60,7 @@ export async function* forwardBatches(model: NetworkEvaluationModel, data: Image
         }),
         ids: b.items.map((it) => it.id),
         parts: variant ? b.items.map((it, i) => (it.parts ? protocolParts(it.parts, protocolCrop(it, variant, b.geometries[i].source), inputSize) : undefined)) : undefined,
+        ...(masks ? { masks } : {}),
         features,
         logits,
         failures: b.failures,
@@ -62,4 +69,14 @@ export async function* forwardBatches(model: NetworkEvaluationModel, data: Image
   } finally {
     await stream.return();
   }
+}
+
+/** The image's foreground mask in input pixels for the parts protocol (undefined: the image has none). */
+async function protocolMaskOf(it: ImageItem, variant: PartsVariant, source: { width: number; height: number }, inputSize: [number, number]): Promise<Uint8Array | undefined> {
+  if (!it.segmentation) return undefined;
+  const m = await loadMask(it.segmentation);
+  if (m.width !== source.width || m.height !== source.height) {
+    throw new InputError(`segmentation mask ${it.segmentation}: ${m.width} x ${m.height} pixels, but image ${it.id} is ${source.width} x ${source.height}`);
+  }
+  return protocolMask(m.data, m.width, m.height, protocolCrop(it, variant, source), inputSize[0], inputSize[1]);
 }

@@ -24,6 +24,8 @@ export interface ForwardBatch extends EvaluationBatch {
    * decode: the same on one machine and in a shard (metrics that score a subset choose by it).
    */
   ordinals: readonly number[];
+  /** Per image, the foreground mask in input pixels (H x W of 0/1; protocol crop), when asked for. */
+  masks?: readonly (Uint8Array | undefined)[];
   /** n x HW x D features (the classifier adapter's session). */
   features: Float32Array;
   /** n x C: the black box's own logits. */

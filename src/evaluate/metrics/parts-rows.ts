@@ -24,6 +24,10 @@ export interface PartsRowsLayout {
   noisy: boolean;
   /** Also the maps and peaks (the hits alone score consistency and stability). */
   maps: boolean;
+  /** Distinctiveness's box centres and per-image mean pair IoU (`region_peaks_<set>`, `pair_iou_<set>`). */
+  distinctiveness?: boolean;
+  /** Comprehensiveness's per-image IoU with the foreground (`foreground_iou_<set>`, NaN without a mask). */
+  comprehensiveness?: boolean;
 }
 
 /** Rows of `recs` (stream order) in the layout above. */
@@ -71,6 +75,14 @@ export function partsRows(recs: readonly PartsImageRecord[], layout: PartsRowsLa
       const shape = kind === 'maps' ? [N, k, h, w] : kind === 'peaks' ? [N, k, 2] : [N, k, P];
       tensors[name] = tensorOf(arr, shape);
     }
+    const entries = recs.map((r) => r.sets.get(s)!);
+    if (layout.distinctiveness) {
+      const peaks = new Int32Array(N * k * 2);
+      entries.forEach((e, n) => peaks.set(e.regionPeaks!, n * k * 2));
+      tensors[`region_peaks_${s}`] = tensorOf(peaks, [N, k, 2]);
+      tensors[`pair_iou_${s}`] = tensorOf(Float64Array.from(entries, (e) => e.pairIoU!), [N]);
+    }
+    if (layout.comprehensiveness) tensors[`foreground_iou_${s}`] = tensorOf(Float64Array.from(entries, (e) => e.foregroundIoU!), [N]);
   }
   return { ids: recs.map((r) => r.id), tensors };
 }

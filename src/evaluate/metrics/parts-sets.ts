@@ -14,6 +14,7 @@ import type { PartLocation } from '../../data/types.ts';
 import { InputError } from '../../util/errors.ts';
 import { batchCount, runWhole, type ShardableMetric } from '../context/metric.ts';
 import { concatRows, partsRows, type PartsRows, type PartsRowsLayout } from './parts-rows.ts';
+import { boxSizeFor, mapForeground, mapPeaks, maskIoU, meanPairIoU, REFERENCE_MAP_THRESHOLD, REFERENCE_MASK_THRESHOLD, upsampleMaps } from '../protocols/regions.ts';
 import type { NetworkEvaluationContext } from '../context/network-model.ts';
 import { perturbBatch } from '../protocols/noise.ts';
 import { partsRunSettings, type PartsMetricOptions } from './parts.ts';
@@ -26,6 +27,10 @@ export interface PartsSetsOptions extends PartsMetricOptions {
   sets?: readonly PrototypeSetName[];
   /** Keep each image's maps and peaks in the rows (for the maps export); the hits are always kept. */
   keepMaps?: boolean;
+  /** Also distinctiveness (PNP; protocols/regions.ts) per set. */
+  distinctiveness?: boolean;
+  /** Also comprehensiveness (PNP): needs each batch's foreground masks. */
+  comprehensiveness?: boolean;
   /** Receives the merged rows of every image, in stream order, when the report is made. */
   onRows?: (rows: PartsRows) => void;
 }
@@ -47,6 +52,12 @@ export interface PartsSetImage {
   noisyMaps?: Float32Array;
   noisyPeaks?: Int32Array;
   noisyHits?: Uint8Array;
+  /** k x 2: first maximum of each map after PyTorch's bilinear upsampling (distinctiveness's box centres). */
+  regionPeaks?: Int32Array;
+  /** Mean IoU of the pairs of boxes on `regionPeaks` (NaN for k < 2). */
+  pairIoU?: number;
+  /** IoU of the maps' thresholded union with the foreground mask (NaN: the image has no mask). */
+  foregroundIoU?: number;
 }
 
 /** What the sink receives per image. */
@@ -71,11 +82,33 @@ export interface PartConsistency {
   score: number;
 }
 
+/** Distinctiveness of a set: 100 x (1 - mean over images of the mean pairwise box IoU). */
+export interface DistinctivenessReport {
+  /** null when no image has a pair of boxes (k < 2). */
+  score: number | null;
+  meanPairIoU: number | null;
+  images: number;
+  boxSize: number;
+}
+
+/** Comprehensiveness of a set: 100 x mean over images of IoU(union of thresholded maps, foreground). */
+export interface ComprehensivenessReport {
+  /** null when no image has a mask. */
+  score: number | null;
+  meanIoU: number | null;
+  images: number;
+  imagesWithoutMask: number;
+  mapThreshold: number;
+  maskThreshold: number;
+}
+
 export interface PartsSetScores {
   label: string;
   consistency: ConsistencyReport;
   stability?: StabilityReport;
   perPart: PartConsistency[];
+  distinctiveness?: DistinctivenessReport;
+  comprehensiveness?: ComprehensivenessReport;
 }
 
 export interface PartsSetsReport {
@@ -85,7 +118,7 @@ export interface PartsSetsReport {
   /** Seed of the random convex split. */
   randomSplitSeed: number;
   images: number;
-  options: ResolvedPartsOptions & { partThreshold: number; stabilityVariant: StabilityVariant; noiseStd: number; noiseEps: number | null; stability: boolean };
+  options: ResolvedPartsOptions & { partThreshold: number; stabilityVariant: StabilityVariant; noiseStd: number; noiseEps: number | null; stability: boolean; distinctiveness: boolean; comprehensiveness: boolean; boxSize: number };
   partNames: string[] | null;
   sets: Partial<Record<PrototypeSetName, PartsSetScores>>;
 }
@@ -106,14 +139,17 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
     const sets = options.sets ?? held;
     for (const x of sets) if (!held.includes(x)) throw new InputError(`parts metric: prototype set '${x}' is not loaded (have ${held.join(', ')})`);
     if (sets.length === 0) throw new InputError('parts metric: no prototype set to score');
-    const layout: PartsRowsLayout = { sets, k: s.k, numParts: s.resolved.numParts, mapSize: s.mapSize, noisy: s.withStability, maps: options.keepMaps ?? false };
-    return { ...s, sets, layout };
+    const regions = { distinctiveness: options.distinctiveness ?? false, comprehensiveness: options.comprehensiveness ?? false };
+    const layout: PartsRowsLayout = { sets, k: s.k, numParts: s.resolved.numParts, mapSize: s.mapSize, noisy: s.withStability, maps: options.keepMaps ?? false, ...regions };
+    const { height: H, width: W } = ctx.model.input;
+    return { ...s, sets, layout, regions, boxSize: boxSizeFor(H, W) };
   };
   const metric = {
     name: 'parts',
     async partial(ctx: NetworkEvaluationContext): Promise<PartsSetsPartial> {
       const { model } = ctx;
-      const { scorer, resolved, noise, withStability, k, mapSize, per, sets, layout } = settings(ctx);
+      const { scorer, resolved, noise, withStability, k, mapSize, per, sets, layout, regions, boxSize } = settings(ctx);
+      const { height: H, width: W } = model.input;
       const P = resolved.numParts;
       const [h, w] = mapSize;
       const HW = h * w;
@@ -143,6 +179,17 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
           for (const s of sets) {
             const c = score(clean.get(s)!, i, parts, `${what} (${s})`);
             const entry: PartsSetImage = layout.maps ? { maps: c.maps, peaks: c.peaks, hits: c.hits } : { maps: EMPTY_MAPS, peaks: EMPTY_PEAKS, hits: c.hits };
+            if (regions.distinctiveness || regions.comprehensiveness) {
+              const up = upsampleMaps(c.maps, k, h, w, H, W);
+              if (regions.distinctiveness) {
+                entry.regionPeaks = mapPeaks(up, k, H, W);
+                entry.pairIoU = meanPairIoU(entry.regionPeaks, k, boxSize);
+              }
+              if (regions.comprehensiveness) {
+                const mask = b.masks?.[i];
+                entry.foregroundIoU = mask ? maskIoU(mapForeground(up, k, H, W), mask) : NaN;
+              }
+            }
             if (noisy) {
               const q = score(noisy.get(s)!, i, parts, `${what} (${s}, perturbed)`);
               Object.assign(entry, layout.maps ? { noisyMaps: q.maps, noisyPeaks: q.peaks, noisyHits: q.hits } : { noisyHits: q.hits });
@@ -158,7 +205,7 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
     },
     merge(partials: readonly PartsSetsPartial[], ctx: NetworkEvaluationContext): PartsSetsReport {
       const { model } = ctx;
-      const { resolved, partThreshold, noise, stabilityVariant, withStability, k, sets } = settings(ctx);
+      const { resolved, partThreshold, noise, stabilityVariant, withStability, k, sets, regions, boxSize } = settings(ctx);
       const P = resolved.numParts;
       const images = partials.reduce((n, p) => n + p.images, 0);
       if (images === 0) throw new InputError('parts metric: the evaluation set has no images');
@@ -178,6 +225,27 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
         }
       }
       options.onRows?.(rows);
+      const regionScores = (s: PrototypeSetName): Pick<PartsSetScores, 'distinctiveness' | 'comprehensiveness'> => {
+        const r: Pick<PartsSetScores, 'distinctiveness' | 'comprehensiveness'> = {};
+        // Sums in row (image) order, so shards merge into the same numbers.
+        const mean = (name: string) => {
+          const v = tensors[name]?.data as Float64Array | undefined;
+          if (!v) throw new InputError(`parts metric: the partial results hold no '${name}'`);
+          let sum = 0;
+          let n = 0;
+          for (const x of v) if (!Number.isNaN(x)) (sum += x), n++;
+          return { mean: n > 0 ? sum / n : null, n, missing: v.length - n };
+        };
+        if (regions.distinctiveness) {
+          const m = mean(`pair_iou_${s}`);
+          r.distinctiveness = { score: m.mean === null ? null : 100 * (1 - m.mean), meanPairIoU: m.mean, images: m.n, boxSize };
+        }
+        if (regions.comprehensiveness) {
+          const m = mean(`foreground_iou_${s}`);
+          r.comprehensiveness = { score: m.mean === null ? null : 100 * m.mean, meanIoU: m.mean, images: m.n, imagesWithoutMask: m.missing, mapThreshold: REFERENCE_MAP_THRESHOLD, maskThreshold: REFERENCE_MASK_THRESHOLD };
+        }
+        return r;
+      };
       const out: PartsSetsReport['sets'] = {};
       for (const s of sets) {
         const a = acc.get(s)!;
@@ -187,6 +255,7 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
           consistency,
           ...(withStability ? { stability: a.stability(STABILITY_RULE[stabilityVariant]) } : {}),
           perPart: partConsistency(consistency, P, ctx.partNames),
+          ...regionScores(s),
         };
       }
       return {
@@ -194,7 +263,7 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
         seed: ctx.seed,
         randomSplitSeed: model.randomSplitSeed,
         images,
-        options: { ...resolved, partThreshold, stabilityVariant, noiseStd: noise.std, noiseEps: noise.eps, stability: withStability },
+        options: { ...resolved, partThreshold, stabilityVariant, noiseStd: noise.std, noiseEps: noise.eps, stability: withStability, ...regions, boxSize },
         partNames: ctx.partNames ? [...ctx.partNames] : null,
         sets: out,
       };

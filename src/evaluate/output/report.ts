@@ -15,8 +15,10 @@ export const EVALUATION_SCHEMA = 'protolens.evaluation';
 export const EVALUATION_SCHEMA_VERSION = 1;
 
 /** Metric names as the command takes them. */
-export type MetricName = 'fidelity' | 'consistency' | 'stability' | 'deletion' | 'axioms';
-export const METRIC_NAMES: readonly MetricName[] = ['fidelity', 'consistency', 'stability', 'deletion', 'axioms'];
+export type MetricName = 'fidelity' | 'consistency' | 'stability' | 'distinctiveness' | 'comprehensiveness' | 'deletion' | 'axioms';
+export const METRIC_NAMES: readonly MetricName[] = ['fidelity', 'consistency', 'stability', 'distinctiveness', 'comprehensiveness', 'deletion', 'axioms'];
+/** Metrics of the parts pass (CUB layout with parts and boxes); comprehensiveness also needs segmentations/. */
+export const PARTS_METRICS: readonly MetricName[] = ['consistency', 'stability', 'distinctiveness', 'comprehensiveness'];
 
 /** Files written with `out`, relative to it (null when not written). */
 export interface EvaluationOutputs {

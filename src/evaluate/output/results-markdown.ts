@@ -41,9 +41,25 @@ export function formatResultsMarkdown(r: EvaluationReport): string {
     L.push('## Consistency and stability', '');
     L.push(`Parts protocol (${p.variant}): ${p.images} images, region half size ${o.halfSize} at ${o.inputSize[0]} x ${o.inputSize[1]}, threshold ${o.partThreshold}` + (o.stability ? `, stability ${o.stabilityVariant} (noise N(0, ${o.noiseStd})${o.noiseEps === null ? ' unclipped' : ` clipped to ±${o.noiseEps}`}, ${o.stabilityVariant === 'protopnext' ? 'equal part vectors' : 'signed sum of part hits unchanged'}), seed ${p.seed}` : '') + `; random split seed ${p.randomSplitSeed}.`);
     L.push('');
-    const rows = Object.values(p.sets).map((s) => [s!.label, num(s!.consistency.score), `${s!.consistency.consistentPrototypes} / ${s!.consistency.prototypes}`, o.stability ? num(s!.stability?.score) : 'not run']);
-    L.push(...table(['prototypes', 'consistency', 'consistent prototypes', 'stability'], rows));
+    const rows = Object.values(p.sets).map((s) => [
+      s!.label,
+      num(s!.consistency.score),
+      `${s!.consistency.consistentPrototypes} / ${s!.consistency.prototypes}`,
+      o.stability ? num(s!.stability?.score) : 'not run',
+      ...(o.distinctiveness ? [s!.distinctiveness?.score == null ? 'n/a' : num(s!.distinctiveness.score)] : []),
+      ...(o.comprehensiveness ? [s!.comprehensiveness?.score == null ? 'n/a' : num(s!.comprehensiveness.score)] : []),
+    ]);
+    L.push(...table(['prototypes', 'consistency', 'consistent prototypes', 'stability', ...(o.distinctiveness ? ['distinctiveness'] : []), ...(o.comprehensiveness ? ['comprehensiveness'] : [])], rows));
     L.push('');
+    if (o.distinctiveness || o.comprehensiveness) {
+      const notes: string[] = [];
+      if (o.distinctiveness) notes.push(`distinctiveness = 100 x (1 - mean IoU of the ${o.boxSize} x ${o.boxSize} boxes on each pair of the class's maps, bilinear-upsampled)`);
+      if (o.comprehensiveness) {
+        const c = Object.values(p.sets)[0]?.comprehensiveness;
+        notes.push(`comprehensiveness = 100 x mean IoU of the union of the maps (min-max normalised, >= ${c?.mapThreshold ?? 0.6}) with the foreground mask (> ${c?.maskThreshold ?? 200})${c && c.imagesWithoutMask > 0 ? `; ${c.imagesWithoutMask} image(s) without a mask left out` : ''}`);
+      }
+      L.push(`PNP (Zhu et al., CVPR 2025): ${notes.join('; ')}.`, '');
+    }
     const names = Object.keys(p.sets);
     const perPart = Array.from({ length: o.numParts }, (_, i) => [
       `${i + 1}${p.partNames?.[i] ? ` ${p.partNames[i]}` : ''}`,

@@ -209,3 +209,42 @@ test('the project CUB reader (openCub) reads the dataset: test split, classes, p
     }
   }
 });
+
+test('segmentations: one mask per image in CUB layout, foreground on every visible keypoint, its extent the bounding box', async () => {
+  const ds = await openCub(dirA, { split: 'all' });
+  let items = 0;
+  const boxes = new Map((await readFile(join(dirA, 'bounding_boxes.txt'), 'utf8')).trim().split('\n').map((l) => {
+    const [id, x, y, w, h] = l.split(' ').map(Number);
+    return [String(id), { x, y, w, h }] as const;
+  }));
+  for await (const it of ds.items()) {
+    items++;
+    assert.ok(it.segmentation, `image ${it.id} has its mask path`);
+    assert.ok(it.segmentation!.endsWith(it.path.slice(join(dirA, 'images').length).replace(/\.jpg$/, '.png')));
+    const meta = await sharp(it.segmentation!).metadata();
+    const { data } = await sharp(it.segmentation!).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    const [iw, ih] = [(await sharp(it.path).metadata()).width!, (await sharp(it.path).metadata()).height!];
+    assert.deepEqual([meta.width, meta.height, meta.channels, meta.format], [iw, ih, 1, 'png'], 'one grey channel, the image\'s size');
+    // A visible keypoint lies on the foreground (thin parts such as legs are a pixel or two wide and
+    // anti-aliased: its 3 x 3 neighbourhood holds a foreground pixel).
+    for (const p of it.parts!) {
+      if (!p.visible) continue;
+      const [px, py] = [Math.trunc(p.x), Math.trunc(p.y)];
+      let best = 0;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) best = Math.max(best, data[Math.min(ih - 1, Math.max(0, py + dy)) * iw + Math.min(iw - 1, Math.max(0, px + dx))]);
+      assert.ok(best > 200, `image ${it.id}: visible part ${p.partId} at (${px}, ${py}) lies on the foreground (mask ${data[py * iw + px]}, best neighbour ${best})`);
+    }
+    // The foreground's extent (pixels > 200) lies inside the tight box of the drawn polygons.
+    const b = boxes.get(it.id)!;
+    let [x1, y1, x2, y2] = [iw, ih, -1, -1];
+    for (let y = 0; y < ih; y++) for (let x = 0; x < iw; x++) if (data[y * iw + x] > 200) [x1, y1, x2, y2] = [Math.min(x1, x), Math.min(y1, y), Math.max(x2, x), Math.max(y2, y)];
+    assert.ok(x1 >= Math.floor(b.x) - 1 && y1 >= Math.floor(b.y) - 1 && x2 <= Math.ceil(b.x + b.w) && y2 <= Math.ceil(b.y + b.h), `image ${it.id}: foreground ${[x1, y1, x2, y2]} vs box ${JSON.stringify(b)}`);
+    assert.ok((x2 - x1) >= 0.5 * b.w && (y2 - y1) >= 0.5 * b.h, `image ${it.id}: the foreground spans most of the box`);
+  }
+  assert.equal(items, 40);
+  // A dataset written before masks existed (no segmentations/) is not reused: it is generated again.
+  await rm(join(dirA, 'segmentations'), { recursive: true });
+  const again = await gen(dirA);
+  assert.equal(again.reused, false);
+  assert.ok((await readdir(join(dirA, 'segmentations'))).length === 10);
+});
