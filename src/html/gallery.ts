@@ -74,7 +74,11 @@ export type ClassStatus = (c: PageClass) => string;
 function testAccuracyStatus(c: PageClass): string {
   const acc = c.testImages > 0 ? `${c.testCorrect}/${c.testImages} test images right` : 'no test images';
   const accClass = c.testImages > 0 && c.testCorrect < c.testImages ? 'acc warn' : 'acc';
-  return `<span class="${accClass}">${esc(acc)}</span>`;
+  const regions = [
+    c.distinctiveness !== null ? `<span title="distinctiveness (PNP): 100 x (1 - mean overlap of the boxes around each pair of the class's prototype peaks), test images">distinct ${c.distinctiveness.toFixed(0)}</span>` : '',
+    c.comprehensiveness !== null ? `<span title="comprehensiveness (PNP): overlap (IoU, %) of the prototypes' strong regions with the object's mask, test images">on object ${c.comprehensiveness.toFixed(0)}</span>` : '',
+  ].filter((x) => x !== '');
+  return `<span class="${accClass}">${esc(acc)}</span>${regions.length ? `<span class="acc">${regions.join('<span class="dot">\u00b7</span>')}</span>` : ''}`;
 }
 
 /** A class's prototype blocks: inline in an eager gallery, or the fragment a lazy gallery loads. */

@@ -70,6 +70,8 @@ export function pageClasses(inp: PageClassInputs): PageClass[] {
       testImages: test.images,
       testCorrect: test.correct,
       trainImages: summary?.images ?? 0,
+      distinctiveness: refined?.distinctiveness?.perClass[c]?.score ?? null,
+      comprehensiveness: refined?.comprehensiveness?.perClass[c]?.score ?? null,
       diagnostics: {
         nmfRelError: numberOrNull(d.nmfRelError),
         residualRatio: numberOrNull(d.residualRatio),

@@ -56,6 +56,9 @@ export interface PageClass {
   testCorrect: number;
   /** Training images whose features built the prototypes. */
   trainImages: number;
+  /** From the evaluation, over the class's test images, refined prototypes (null: not run or no image). */
+  distinctiveness: number | null;
+  comprehensiveness: number | null;
   diagnostics: {
     nmfRelError: number | null;
     residualRatio: number | null;
@@ -95,6 +98,9 @@ export interface PageSetScores {
   consistentPrototypes: number;
   prototypes: number;
   stability: number | null;
+  /** PNP's distinctiveness and comprehensiveness (null: not run, or no image to score). */
+  distinctiveness: number | null;
+  comprehensiveness: number | null;
 }
 
 /** The evaluation as the page shows it. */
@@ -114,6 +120,9 @@ export type PageEvaluation =
         stabilityVariant: string;
         noiseStd: number;
         noiseEps: number | null;
+        /** Distinctiveness's box side, or null when it did not run. */
+        boxSize: number | null;
+        comprehensiveness: boolean;
         sets: PageSetScores[];
       } | null;
       deletion: { images: number; rows: { label: string; deletion: number | null; insertion: number | null }[]; beatsRandom: { mode: string; fraction: number }[] } | null;

@@ -19,11 +19,11 @@ const DONE: PageEvaluation = {
   seed: 0,
   fidelity: { images: 8, blackBoxTop1: 0.875, networkTop1: 0.875, agreement: 1, maxAbsLogitDiff: 2e-6, pass: true },
   parts: {
-    images: 8, variant: 'strict', halfSize: 10, inputSize: [64, 64], threshold: 0.8, stabilityVariant: 'evalprotopnet', noiseStd: 0.2, noiseEps: null,
+    images: 8, variant: 'strict', halfSize: 10, inputSize: [64, 64], threshold: 0.8, stabilityVariant: 'evalprotopnet', noiseStd: 0.2, noiseEps: null, boxSize: 21, comprehensiveness: true,
     sets: [
-      { name: 'refined', label: 'refined (the network)', consistency: 83.3, consistentPrototypes: 5, prototypes: 6, stability: 61.5 },
-      { name: 'initial', label: 'initial (NMF)', consistency: 66.7, consistentPrototypes: 4, prototypes: 6, stability: 70 },
-      { name: 'random', label: 'random convex split', consistency: 50, consistentPrototypes: 3, prototypes: 6, stability: 55.25 },
+      { name: 'refined', label: 'refined (the network)', consistency: 83.3, consistentPrototypes: 5, prototypes: 6, stability: 61.5, distinctiveness: 91.25, comprehensiveness: 47.5 },
+      { name: 'initial', label: 'initial (NMF)', consistency: 66.7, consistentPrototypes: 4, prototypes: 6, stability: 70, distinctiveness: 80.5, comprehensiveness: 52.5 },
+      { name: 'random', label: 'random convex split', consistency: 50, consistentPrototypes: 3, prototypes: 6, stability: 55.25, distinctiveness: null, comprehensiveness: 30 },
     ],
   },
   deletion: { images: 2, rows: [{ label: 'class map (sum of the prototype maps)', deletion: 0.2, insertion: 0.8 }, { label: 'random order (baseline)', deletion: 0.4, insertion: 0.6 }], beatsRandom: [{ mode: 'deletion', fraction: 1 }] },
@@ -48,6 +48,8 @@ function sample(evaluation: PageEvaluation = DONE): DemoPageData {
       testImages: 4,
       testCorrect: 4 - c,
       trainImages: 10,
+      distinctiveness: 87.5,
+      comprehensiveness: null,
       diagnostics: { nmfRelError: 0.3, residualRatio: 0.8, objectiveRatio: 0.5, meanPartFidelity: 0.95, partFidelityUniformMean: 0.7 },
       prototypes: [0, 1].map((i) => ({
         index: i,
@@ -99,6 +101,13 @@ test('every class, prototype, exemplar and explained image is on the page', () =
   // Consistency table in the order refined, initial, random.
   const rows = [...html.matchAll(/<th scope="row">([^<]+)<\/th><td class="num">([\d.]+)<\/td><td class="num">\d+ \/ \d+<\/td>/g)].map((m) => [m[1], m[2]]);
   assert.deepEqual(rows, [['refined (the network)', '83.3'], ['initial (NMF)', '66.7'], ['random convex split', '50.0']]);
+  // Stability, distinctiveness (a dash when not scored) and comprehensiveness follow in each row; the headers name them.
+  const tail = [...html.matchAll(/<td class="num">\d+ \/ \d+<\/td><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><\/tr>/g)].map((m) => m.slice(1));
+  assert.deepEqual(tail, [['61.5', '91.3', '47.5'], ['70.0', '80.5', '52.5'], ['55.3', '\u2013', '30.0']]);
+  assert.ok(html.includes('<th scope="col" class="num">distinctiveness</th><th scope="col" class="num">comprehensiveness</th>'));
+  assert.ok(html.includes('21 \u00d7 21 px boxes'), 'the box side of distinctiveness');
+  // The gallery names a class's distinctiveness and comprehensiveness where the evaluation gave them.
+  assert.ok(html.includes('distinct 88'));
   // The region size named in the gallery comes from the protocol's half size: 2 x 10 + 1.
   assert.ok(html.includes('21 \u00d7 21 pixels of the 64-pixel input'));
 });

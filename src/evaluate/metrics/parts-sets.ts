@@ -89,6 +89,8 @@ export interface DistinctivenessReport {
   meanPairIoU: number | null;
   images: number;
   boxSize: number;
+  /** Per class: the same over the class's images (score null: no image). */
+  perClass: ClassRegionScore[];
 }
 
 /** Comprehensiveness of a set: 100 x mean over images of IoU(union of thresholded maps, foreground). */
@@ -100,6 +102,15 @@ export interface ComprehensivenessReport {
   imagesWithoutMask: number;
   mapThreshold: number;
   maskThreshold: number;
+  /** Per class: the same over the class's images with a mask (score null: none). */
+  perClass: ClassRegionScore[];
+}
+
+/** A score over one class's images. */
+export interface ClassRegionScore {
+  class: number;
+  images: number;
+  score: number | null;
 }
 
 export interface PartsSetScores {
@@ -228,21 +239,30 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
       const regionScores = (s: PrototypeSetName): Pick<PartsSetScores, 'distinctiveness' | 'comprehensiveness'> => {
         const r: Pick<PartsSetScores, 'distinctiveness' | 'comprehensiveness'> = {};
         // Sums in row (image) order, so shards merge into the same numbers.
-        const mean = (name: string) => {
+        const mean = (name: string, score: (m: number) => number) => {
           const v = tensors[name]?.data as Float64Array | undefined;
           if (!v) throw new InputError(`parts metric: the partial results hold no '${name}'`);
           let sum = 0;
           let n = 0;
-          for (const x of v) if (!Number.isNaN(x)) (sum += x), n++;
-          return { mean: n > 0 ? sum / n : null, n, missing: v.length - n };
+          const classSum = new Float64Array(model.numClasses);
+          const classN = new Int32Array(model.numClasses);
+          v.forEach((x, row) => {
+            if (Number.isNaN(x)) return;
+            sum += x;
+            n++;
+            classSum[labels[row]] += x;
+            classN[labels[row]]++;
+          });
+          const perClass: ClassRegionScore[] = Array.from(classN, (cn, c) => ({ class: c, images: cn, score: cn > 0 ? score(classSum[c] / cn) : null }));
+          return { mean: n > 0 ? sum / n : null, n, missing: v.length - n, perClass };
         };
         if (regions.distinctiveness) {
-          const m = mean(`pair_iou_${s}`);
-          r.distinctiveness = { score: m.mean === null ? null : 100 * (1 - m.mean), meanPairIoU: m.mean, images: m.n, boxSize };
+          const m = mean(`pair_iou_${s}`, (x) => 100 * (1 - x));
+          r.distinctiveness = { score: m.mean === null ? null : 100 * (1 - m.mean), meanPairIoU: m.mean, images: m.n, boxSize, perClass: m.perClass };
         }
         if (regions.comprehensiveness) {
-          const m = mean(`foreground_iou_${s}`);
-          r.comprehensiveness = { score: m.mean === null ? null : 100 * m.mean, meanIoU: m.mean, images: m.n, imagesWithoutMask: m.missing, mapThreshold: REFERENCE_MAP_THRESHOLD, maskThreshold: REFERENCE_MASK_THRESHOLD };
+          const m = mean(`foreground_iou_${s}`, (x) => 100 * x);
+          r.comprehensiveness = { score: m.mean === null ? null : 100 * m.mean, meanIoU: m.mean, images: m.n, imagesWithoutMask: m.missing, mapThreshold: REFERENCE_MAP_THRESHOLD, maskThreshold: REFERENCE_MASK_THRESHOLD, perClass: m.perClass };
         }
         return r;
       };
