@@ -10,6 +10,7 @@ import { nearestExactIndex, resizeBilinearTorch } from '../../src/pictures/resiz
 import { boxSizeFor, centredBoxIoU, mapForeground, mapPeaks, maskIoU, meanPairIoU, protocolMask } from '../../src/evaluate/protocols/regions.ts';
 import { evaluateNetwork } from '../../src/evaluate/evaluate-network.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
+import { consistencyPlotSvg } from '../../src/evaluate/output/plots.ts';
 import { makePlantedFixture, K, type PlantedFixture } from './planted-net.ts';
 
 test('bilinear (align_corners=False) 2 x 2 -> 4 x 4 is what F.interpolate returns; NEAREST_EXACT indices', () => {
@@ -97,6 +98,10 @@ test('end to end on the planted network: scores equal their definitions on the e
     assert.ok(Math.abs(c.score! - (100 * fg.reduce((a, b) => a + b, 0)) / N) < 1e-9);
     for (const v of fg) assert.ok(v >= 0 && v <= 1);
   }
+  // The plot draws a bar group for each metric run: consistency, then the two region metrics (no stability here).
+  const svg = consistencyPlotSvg(p);
+  const labels = [...svg.matchAll(/text-anchor="middle"[^>]*>([a-z.]+)<\/text>/g)].map((m) => m[1]);
+  assert.deepEqual(labels, ['consistency', 'distinct.', 'comprehens.']);
   // The markers network's refined maps peak on the three part markers, which the fixture places apart:
   // its boxes overlap less than the random split's.
   assert.ok(p.sets.refined!.distinctiveness!.score! >= p.sets.random!.distinctiveness!.score! - 1e-9);

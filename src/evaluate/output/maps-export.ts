@@ -12,6 +12,9 @@
  *   peaks_S         I32 [N, k, 2]    (row, col) of the first maximum of the cv2-bicubic upsampled map
  *   hits_S          U8  [N, k, P]    part visible and inside the region around the peak
  *   noisy_maps_S, noisy_peaks_S, noisy_hits_S   the same on the perturbed input (with stability)
+ *   region_peaks_S  I32 [N, k, 2]    (row, col) of the first maximum of the PyTorch-bilinear upsampled map (distinctiveness)
+ *   pair_iou_S      F64 [N]          mean IoU of the boxes on region_peaks over the k (k - 1) / 2 pairs (NaN for k < 2)
+ *   foreground_iou_S F64 [N]         IoU of the maps' thresholded union with the foreground mask (comprehensiveness; NaN: no mask)
  */
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../io/atomic.ts';
@@ -85,8 +88,14 @@ export async function writeMaps(dir: string, rows: PartsRows, parts: PartsSetsRe
       'peaks_<set>': 'I32 [N, k, 2]: row, col of the first maximum of the map upsampled to the input with cv2.resize INTER_CUBIC',
       'hits_<set>': 'U8 [N, k, P]: part p + 1 is visible and inside rows max(0, row - half)..min(H, row + half), cols likewise (inclusive)',
       'noisy_<...>_<set>': 'the same on the perturbed input (stability)',
+      'region_peaks_<set>': 'I32 [N, k, 2]: row, col of the first maximum of the map upsampled with F.interpolate(mode="bilinear", align_corners=False) (distinctiveness)',
+      'pair_iou_<set>': 'F64 [N]: mean over the k (k - 1) / 2 pairs of the IoU of boxSize x boxSize boxes centred on region_peaks, unclipped (NaN for k < 2)',
+      'foreground_iou_<set>': 'F64 [N]: |union of maps min-max normalised >= 0.6| and foreground: intersection / (union + 1e-6) (NaN: the image has no mask)',
     },
+    boxSize: o.boxSize,
     recompute: {
+      distinctiveness: 'score = 100 x (1 - mean over rows of pair_iou_<set>, NaN rows left out)',
+      comprehensiveness: 'score = 100 x mean over rows of foreground_iou_<set>, NaN rows (no mask) left out',
       consistency: 'per class c, prototype i, part p: rate = sum of hits over class-c rows / max(1, sum of visible over class-c rows); prototype consistent when max_p rate >= partThreshold; score = 100 x consistent / (C x k)',
       stability:
         "per class c, prototype i: fraction of class-c rows whose pair is stable; stabilityRule 'signed-sum' (EvalProtoPNet): sum over p of (hits[n, i, p] - noisy_hits[n, i, p]) == 0; " +

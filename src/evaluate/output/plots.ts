@@ -79,7 +79,9 @@ export function consistencyPlotSvg(r: PartsSetsReport): string {
   const P = r.options.numParts;
   const groupW = 14 * names.length + 12;
   const left = 70, top = 60, ph = 260;
-  const leftW = 2 * (18 * names.length + 30);
+  type Key = 'consistency' | 'stability' | 'distinctiveness' | 'comprehensiveness';
+  const metrics: Key[] = (['consistency', 'stability', 'distinctiveness', 'comprehensiveness'] as const).filter((m) => m === 'consistency' || r.options[m]);
+  const leftW = Math.max(2, metrics.length) * (18 * names.length + 30);
   const rightW = P * groupW;
   const gap = 80;
   const width = left + leftW + gap + rightW + 30;
@@ -94,12 +96,12 @@ export function consistencyPlotSvg(r: PartsSetsReport): string {
     const hBar = (Math.max(0, Math.min(100, v)) / 100) * panel.h;
     out.push(`<rect x="${x.toFixed(1)}" y="${(panel.y + panel.h - hBar).toFixed(1)}" width="${wBar}" height="${hBar.toFixed(1)}" fill="${colour}"/>`);
   };
-  const metrics: ['consistency' | 'stability', string][] = [['consistency', 'consistency'], ['stability', 'stability']];
-  metrics.forEach(([key, label], gi) => {
+  metrics.forEach((key, gi) => {
+    const label = key === 'comprehensiveness' ? 'comprehens.' : key === 'distinctiveness' ? 'distinct.' : key;
     const gx = pl.x + 15 + gi * (18 * names.length + 30);
     names.forEach((n, si) => {
       const s = r.sets[n]!;
-      const v = key === 'consistency' ? s.consistency.score : s.stability?.score;
+      const v = key === 'consistency' ? s.consistency.score : s[key]?.score;
       bar(gx + si * 18, 14, v, SET_COLOURS[n] ?? '#333', pl);
     });
     out.push(`<text x="${gx + (18 * names.length) / 2}" y="${pl.y + pl.h + 16}" font-size="11" text-anchor="middle" ${FONT}>${label}</text>`);
