@@ -13,6 +13,7 @@ const spec: CommandSpec = {
     port: { type: 'string', value: 'P', description: 'TCP port (0: any free port; the URL printed says which)', default: String(DEFAULT_VIEWER_PORT) },
     host: { type: 'string', value: 'H', description: 'interface to bind (the default serves this machine only)', default: DEFAULT_VIEWER_HOST },
     data: { type: 'string', value: 'DIR', description: 'dataset folder served read-only under /data/ (exemplar source images are relative to it)' },
+    evaluation: { type: 'string', value: 'DIR', description: "an evaluation of this network ('protolens evaluate --out DIR'): the gallery shows each prototype's part and stability and each class's distinctiveness and comprehensiveness" },
     results: { type: 'string', value: 'DIR', description: 'keep uploads and explanation pictures here (default: a temporary folder removed on exit)' },
     model: { type: 'string', value: 'PATH', description: 'model file instead of the one recorded in the network (it must have the recorded SHA-256)' },
     threads: { type: 'string', value: 'N', description: 'onnxruntime intra-op threads (default: one per physical core)' },
@@ -52,6 +53,7 @@ async function run(argv: string[]): Promise<number> {
     port,
     host: String(values.host),
     ...(typeof values.data === 'string' ? { data: values.data } : {}),
+    ...(typeof values.evaluation === 'string' ? { evaluation: values.evaluation } : {}),
     ...(typeof values.results === 'string' ? { results: values.results } : {}),
     maxUploadBytes: Math.round(maxMb * 1024 * 1024),
     explainer: {

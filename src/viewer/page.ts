@@ -121,7 +121,10 @@ export function classDiagnosticsLine(c: PageClass): string {
     `<span class="diag" data-class="${c.index}">` +
     `<span title="relative Frobenius error of the class's NMF">NMF error ${num(d.nmfRelError, 4)}</span><span class="dot">\u00b7</span>` +
     `<span title="mean over prototypes of the part fidelity">fidelity ${num(d.meanPartFidelity, 3)}</span><span class="dot">\u00b7</span>` +
-    `<span title="training images whose features built the prototypes">${c.trainImages} images</span></span>`
+    `<span title="training images whose features built the prototypes">${c.trainImages} images</span>` +
+    (c.distinctiveness !== null ? `<span class="dot">\u00b7</span><span title="distinctiveness (PNP): 100 x (1 - mean overlap of the boxes around each pair of the class's prototype peaks), from the evaluation">distinct ${num(c.distinctiveness, 1)}</span>` : '') +
+    (c.comprehensiveness !== null ? `<span class="dot">\u00b7</span><span title="comprehensiveness (PNP): overlap (IoU, %) of the prototypes' strong regions with the object's mask, from the evaluation">on object ${num(c.comprehensiveness, 1)}</span>` : '') +
+    `</span>`
   );
 }
 

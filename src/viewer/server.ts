@@ -25,6 +25,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { pageClasses } from '../html/page-classes.ts';
+import { readEvaluationReport } from '../evaluate/output/read-report.ts';
 import type { PageClass } from '../html/page-data.ts';
 import { Explainer, type ExplainerOptions } from '../explain/explain.ts';
 import { safeStem } from '../explain/report.ts';
@@ -70,6 +71,12 @@ export interface ViewerOptions {
   explainer?: Pick<ExplainerOptions, 'model' | 'threads' | 'top' | 'percentile' | 'tolerance'>;
   /** Picture scale of overlays and combined views (default 'auto', see explain's PictureOptions). */
   scale?: number | 'auto';
+  /**
+   * An evaluation of this network (the folder `protolens evaluate --out` wrote, or its
+   * evaluation.json): the gallery then shows each prototype's part and stability and each class's
+   * distinctiveness and comprehensiveness.
+   */
+  evaluation?: string;
 }
 
 export interface Viewer {
@@ -250,6 +257,7 @@ async function serve(
   await mkdir(explanationsDir, { recursive: true });
 
   const manifest = ex.network.manifest;
+  const report = opts.evaluation !== undefined ? await readEvaluationReport(opts.evaluation, { classes: ex.network.numClasses, k: ex.network.k }) : null;
   const classes = pageClasses({
     classNames: manifest.classNames,
     k: ex.network.k,
@@ -258,7 +266,7 @@ async function serve(
     networkPrefix: 'net',
     classTable: null,
     perClassTest: [],
-    report: null,
+    report,
   });
   const html = renderViewerPage({
     title: 'protolens viewer',

@@ -117,3 +117,27 @@ test('end to end on the planted network: scores equal their definitions on the e
   assert.match(skipped.warnings.join('\n'), /comprehensiveness skipped: dataset .* has no foreground masks/);
   await assert.rejects(evaluateNetwork({ net: fx.markers, data: bare, metrics: ['comprehensiveness'] }), /comprehensiveness needs foreground masks in CUB's layout \(segmentations\/<class>\/<image>\.png\)/);
 });
+
+test('the viewer with --evaluation shows each class\'s distinctiveness and comprehensiveness and each prototype\'s part; a report of another network is refused', async () => {
+  const out = join(dir, 'eval-viewer');
+  const r = await evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: ['consistency', 'distinctiveness', 'comprehensiveness'], out });
+  const { startViewer } = await import('../../src/viewer/server.ts');
+  const v = await startViewer({ net: fx.markers, port: 0, evaluation: out });
+  try {
+    const html = await (await fetch(v.url)).text();
+    for (let c = 0; c < 3; c++) {
+      const d = r.metrics.parts!.sets.refined!.distinctiveness!.perClass[c].score!;
+      const f = r.metrics.parts!.sets.refined!.comprehensiveness!.perClass[c].score!;
+      const line = html.match(new RegExp(`<span class="diag" data-class="${c}">.*?</span></span>`))?.[0] ?? '';
+      assert.ok(line.includes(`distinct ${d.toFixed(1)}`) && line.includes(`on object ${f.toFixed(1)}`), `class ${c}: ${line}`);
+    }
+    assert.match(html, /class="part ok"[^>]*>beak 100%/, 'the refined prototype 0 of the markers network is consistent on its part');
+  } finally {
+    await v.close();
+  }
+  const { writeFileSync, readFileSync } = await import('node:fs');
+  const other = join(dir, 'other-eval.json');
+  writeFileSync(other, JSON.stringify({ ...JSON.parse(readFileSync(join(out, 'evaluation.json'), 'utf8')), network: { classes: 5, k: 3 } }));
+  await assert.rejects(startViewer({ net: fx.markers, port: 0, evaluation: other }), /evaluates a network of 5 classes x k = 3, this one has 3 x 3/);
+  await assert.rejects(startViewer({ net: fx.markers, port: 0, evaluation: join(dir, 'nothing') }), /evaluation .*nothing: not found/);
+});
