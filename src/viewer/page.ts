@@ -49,7 +49,7 @@ h2 { margin: 24px 0 4px; }
 .gallery { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 14px; margin-top: 12px; }
 .cls { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; background: #fff; }
 .cls[hidden] { display: none; }
-.cls header { display: flex; justify-content: space-between; align-items: baseline; gap: 8px; }
+.cls header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: baseline; gap: 2px 8px; }
 .cls h3 { margin: 0; font-size: 1.02rem; }
 .cid { color: var(--sub); font-weight: 400; font-variant-numeric: tabular-nums; }
 .diag { color: var(--sub); font-size: 0.8rem; white-space: nowrap; }

@@ -38,7 +38,7 @@ h4 { font-size: 0.95rem; margin: 0 0 4px; }
 .sheet { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 .gallery { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 14px; margin-top: 12px; }
 .cls { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; background: #fff; }
-.cls header { display: flex; justify-content: space-between; align-items: baseline; gap: 8px; }
+.cls header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: baseline; gap: 2px 8px; }
 .cls h3 { margin: 0; font-size: 1.02rem; }
 .cid { color: var(--sub); font-weight: 400; font-variant-numeric: tabular-nums; }
 .acc { color: var(--sub); font-size: 0.82rem; white-space: nowrap; }
