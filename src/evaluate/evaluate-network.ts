@@ -42,7 +42,8 @@ import { NetworkEvaluationModel, type ForwardBatch, type NetworkEvaluationContex
 import { protocolPreprocess, type PartsVariant } from './protocols/parts.ts';
 import { partsSetsMetric, type PartsSetsOptions, type PartsSetsReport } from './metrics/parts-sets.ts';
 import { PROTOTYPE_SET_NAMES, type PrototypeSetName } from './context/prototype-sets.ts';
-import { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, PARTS_METRICS, type EvaluationReport, type MetricName } from './output/report.ts';
+import { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, OPT_IN_METRICS, PARTS_METRICS, type EvaluationReport, type MetricName } from './output/report.ts';
+import { purityMetric, type PurityReport } from './metrics/purity.ts';
 import { SharedPass } from './context/shared-pass.ts';
 
 /** Images per model call in the evaluation passes, unless the model fixes its batch size. */
@@ -122,20 +123,24 @@ export function resolveMetrics(asked: readonly string[] | undefined, hasParts: b
     if (!hasParts && parts.length > 0) {
       throw new InputError(`metrics: ${parts.join(', ')} ${parts.length === 1 ? 'needs' : 'need'} a CUB-200-2011 layout dataset with parts (parts/parts.txt, parts/part_locs.txt) and bounding_boxes.txt; ${dataRoot} has no part annotations`);
     }
+    if (!hasParts && list.includes('purity')) {
+      throw new InputError(`metrics: purity needs a CUB-200-2011 layout dataset with parts and a train split (train_test_split.txt); ${dataRoot} has no part annotations`);
+    }
     if (!hasMasks && list.includes('comprehensiveness')) {
       throw new InputError(`metrics: comprehensiveness needs foreground masks in CUB's layout (segmentations/<class>/<image>.png); ${dataRoot} has no segmentations folder`);
     }
     return list;
   }
+  const defaults = METRIC_NAMES.filter((m) => !OPT_IN_METRICS.includes(m));
   if (!hasParts) {
     warnings.push(`${PARTS_METRICS.join(', ')} skipped: dataset ${dataRoot} has no part annotations (they need the CUB-200-2011 layout with parts/part_locs.txt)`);
-    return METRIC_NAMES.filter((m) => !PARTS_METRICS.includes(m));
+    return defaults.filter((m) => !PARTS_METRICS.includes(m));
   }
   if (!hasMasks) {
     warnings.push(`comprehensiveness skipped: dataset ${dataRoot} has no foreground masks (segmentations/<class>/<image>.png)`);
-    return METRIC_NAMES.filter((m) => m !== 'comprehensiveness');
+    return defaults.filter((m) => m !== 'comprehensiveness');
   }
-  return [...METRIC_NAMES];
+  return defaults;
 }
 
 type AnyMetric = ShardableMetric<unknown, unknown, NetworkEvaluationContext>;
@@ -150,7 +155,7 @@ interface PassResult {
 
 /** Run metrics' partials over one shared pass; the first error aborts the pass for all and is rethrown. */
 async function runPass(
-  purpose: 'network' | 'protocol' | 'both',
+  purpose: 'network' | 'protocol' | 'both' | 'training',
   model: NetworkEvaluationModel,
   data: ImageSelection,
   cfg: PreprocessConfig,
@@ -217,7 +222,9 @@ interface Prepared {
   metricsRun: MetricName[];
   wantsParts: boolean;
   variant: PartsVariant;
-  metrics: { fidelity: AnyMetric | null; axioms: AnyMetric | null; parts: AnyMetric | null; deletion: AnyMetric | null };
+  metrics: { fidelity: AnyMetric | null; axioms: AnyMetric | null; parts: AnyMetric | null; deletion: AnyMetric | null; purity: AnyMetric | null };
+  /** The training split purity scans, and its preprocessing (whole images stretched). */
+  training: { data: ImageSelection; cfg: PreprocessConfig } | null;
   /** The merged parts rows (set by the parts metric's merge), for the maps export. */
   rows: { value: PartsRows | null };
   model: NetworkEvaluationModel;
@@ -272,7 +279,9 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
     ? deletionMetric({ ...opts.deletion, onImage: (done, total) => opts.onProgress?.({ task: 'deletion', done, total }) })
     : null;
 
-  const model = await NetworkEvaluationModel.open(opts.net, { model: opts.model, threads: opts.threads, sets: wantsParts ? sets : ['refined'], randomSplitSeed: seed });
+  const purity = metricsRun.includes('purity') ? purityMetric({ sets }) : null;
+  const trainData = purity ? await selectImages(opts.data, { format: opts.format, split: 'train', classList: opts.classList }) : null;
+  const model = await NetworkEvaluationModel.open(opts.net, { model: opts.model, threads: opts.threads, sets: wantsParts || purity ? sets : ['refined'], randomSplitSeed: seed });
   try {
     const net = model.network;
     checkClassCount(ds, net.numClasses, `network '${net.dir}'`);
@@ -295,7 +304,8 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
       metricsRun,
       wantsParts,
       variant,
-      metrics: { fidelity: fidelity as AnyMetric | null, axioms: axioms as AnyMetric | null, parts: parts as AnyMetric | null, deletion: deletion as AnyMetric | null },
+      metrics: { fidelity: fidelity as AnyMetric | null, axioms: axioms as AnyMetric | null, parts: parts as AnyMetric | null, deletion: deletion as AnyMetric | null, purity: purity as AnyMetric | null },
+      training: trainData ? { data: trainData, cfg: protocolPreprocess(networkCfg, 'uncropped') } : null,
       rows,
       model,
       classNamesMatch,
@@ -311,8 +321,12 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
   }
 }
 
-/** Run the passes over the selected images with ordinals in `range`. */
-async function runRange(p: Prepared, range: OrdinalRange): Promise<EvaluationPart> {
+/**
+ * Run the passes of shard `shard` (null: every image): the evaluation images' range, and for purity the
+ * training images' range of the same shard.
+ */
+async function runRange(p: Prepared, shard: { index: number; count: number } | null): Promise<EvaluationPart> {
+  const range: OrdinalRange = shard ? rangesOf(p, shard.count)[shard.index] : [0, p.data.count];
   const { fidelity, deletion, axioms, parts } = p.metrics;
   const networkMetrics = [fidelity, deletion, axioms].filter((m): m is AnyMetric => m !== null);
   const common = { seed: p.seed, batchSize: p.opts.batchSize, partNames: p.data.dataset.partNames, onProgress: p.opts.onProgress, range, masks: p.metricsRun.includes('comprehensiveness') };
@@ -322,6 +336,11 @@ async function runRange(p: Prepared, range: OrdinalRange): Promise<EvaluationPar
   } else {
     if (networkMetrics.length > 0) passes.push({ purpose: 'network', result: await runPass('network', p.model, p.data, p.networkCfg, undefined, networkMetrics, common) });
     if (parts && p.protocolCfg) passes.push({ purpose: 'protocol', result: await runPass('protocol', p.model, p.data, p.protocolCfg, p.variant, [parts], common) });
+  }
+  if (p.metrics.purity && p.training) {
+    const t = p.training;
+    const trainRange: OrdinalRange = shard ? shardRanges(t.data.count, shard.count, p.batch)[shard.index] : [0, t.data.count];
+    passes.push({ purpose: 'training', result: await runPass('training', p.model, t.data, t.cfg, undefined, [p.metrics.purity], { ...common, range: trainRange, masks: false }) });
   }
   const partials = new Map<string, unknown>();
   for (const q of passes) for (const [k, v] of q.result.results) partials.set(k, v);
@@ -391,6 +410,7 @@ async function mergeReport(p: Prepared, parts: readonly EvaluationPart[], merged
   if (p.metrics.parts) metrics.parts = mergeOf(p.metrics.parts) as PartsSetsReport;
   if (p.metrics.deletion) metrics.deletion = mergeOf(p.metrics.deletion) as DeletionReport;
   if (p.metrics.axioms) metrics.axioms = mergeOf(p.metrics.axioms) as AxiomsReport;
+  if (p.metrics.purity) metrics.purity = mergeOf(p.metrics.purity) as PurityReport;
   const checkFailures: string[] = [];
   if (metrics.fidelity && !metrics.fidelity.pass) checkFailures.push(`fidelity: ${metrics.fidelity.failure}`);
   if (metrics.axioms && !metrics.axioms.pass) checkFailures.push(`axioms: ${metrics.axioms.failure}`);
@@ -407,7 +427,7 @@ async function mergeReport(p: Prepared, parts: readonly EvaluationPart[], merged
   const failures = parts.flatMap((q) => q.failures).sort((a, b) => a.index - b.index);
   const warnings = [...p.warnings];
   if (failures.length > 0) warnings.push(`${failures.length} image(s) could not be decoded and were left out (listed in dataset.failures)`);
-  const evaluated = Math.max(0, ...[...passTimes.values()].map((t) => t.images));
+  const evaluated = Math.max(0, ...[...passTimes].filter(([purpose]) => purpose !== 'training').map(([, t]) => t.images));
 
   const m = net.manifest;
   const allocator = (m.options as { allocator?: unknown } | undefined)?.allocator;
@@ -440,7 +460,7 @@ async function mergeReport(p: Prepared, parts: readonly EvaluationPart[], merged
     preprocess: { network: p.networkCfg, protocol: p.protocolCfg, sharedPass: p.shared },
     seed: p.seed,
     metricsRun: p.metricsRun,
-    prototypeSets: p.wantsParts ? [...p.sets] : ['refined'],
+    prototypeSets: p.wantsParts || p.metrics.purity ? [...p.sets] : ['refined'],
     metrics,
     checks: { passed: checkFailures.length === 0, failures: checkFailures },
     warnings,
@@ -489,13 +509,13 @@ export async function evaluateNetwork(opts: EvaluateOptions): Promise<Evaluation
   try {
     const key = opts.out !== undefined ? await settingsKey(p) : '';
     const found = opts.out !== undefined ? await shardsToMerge(p, opts.out, key) : null;
-    if (!found) return await mergeReport(p, [await runRange(p, [0, p.data.count])], null);
+    if (!found) return await mergeReport(p, [await runRange(p, null)], null);
     const ranges = rangesOf(p, found.count);
     if (found.missing.length > 0 && !opts.complete) {
       const list = found.missing.map((m) => `shard ${m.index}/${found.count} (images ${ranges[m.index][0]}..${ranges[m.index][1] - 1}): ${m.reason}`);
       throw new InputError(`${opts.out}: ${found.missing.length} of ${found.count} evaluation shards have no results of these settings:\n  ${list.join('\n  ')}\nrun them (evaluate --shard I/${found.count} with the same options), or pass --complete to compute them here`);
     }
-    for (const m of found.missing) await writeShardPartial(opts.out!, m.index, found.count, key, await runRange(p, ranges[m.index]), hostname());
+    for (const m of found.missing) await writeShardPartial(opts.out!, m.index, found.count, key, await runRange(p, { index: m.index, count: found.count }), hostname());
     const parts: EvaluationPart[] = [];
     for (let i = 0; i < found.count; i++) parts.push(await readShardPartial(opts.out!, i, found.count, key, ranges[i]));
     return await mergeReport(p, parts, { shards: found.count });
@@ -519,7 +539,7 @@ export async function evaluateShard(opts: EvaluateOptions & { shard: { index: nu
   try {
     const key = await settingsKey(p);
     const range = rangesOf(p, count)[index];
-    const part = await runRange(p, range);
+    const part = await runRange(p, { index, count });
     const file = await writeShardPartial(opts.out, index, count, key, part, hostname());
     return {
       schema: 'protolens.evaluation-shard-run',

@@ -61,6 +61,8 @@ export async function* forwardBatches(model: NetworkEvaluationModel, data: Image
         ids: b.items.map((it) => it.id),
         parts: variant ? b.items.map((it, i) => (it.parts ? protocolParts(it.parts, protocolCrop(it, variant, b.geometries[i].source), inputSize) : undefined)) : undefined,
         ...(masks ? { masks } : {}),
+        sources: b.geometries.map((g) => g.source),
+        sourceParts: b.items.map((it) => it.parts),
         features,
         logits,
         failures: b.failures,

@@ -6,7 +6,7 @@
  * every prototype set.
  */
 import type { PreprocessConfig } from '../../data/preprocess-config.ts';
-import type { Failure } from '../../data/types.ts';
+import type { Failure, PartLocation } from '../../data/types.ts';
 import type { Classifier } from '../../model/classifier.ts';
 import type { Network } from '../../network/artifact.ts';
 import type { Decomposition } from '../protocols/axioms.ts';
@@ -24,6 +24,9 @@ export interface ForwardBatch extends EvaluationBatch {
    * decode: the same on one machine and in a shard (metrics that score a subset choose by it).
    */
   ordinals: readonly number[];
+  /** Per image, the source image's size and its parts as annotated (source pixels), when the dataset has them. */
+  sources?: readonly { width: number; height: number }[];
+  sourceParts?: readonly (readonly PartLocation[] | undefined)[];
   /** Per image, the foreground mask in input pixels (H x W of 0/1; protocol crop), when asked for. */
   masks?: readonly (Uint8Array | undefined)[];
   /** n x HW x D features (the classifier adapter's session). */
@@ -39,7 +42,7 @@ export interface NetworkEvaluationContext extends EvaluationContext {
   model: NetworkEvaluationModel;
   batches(): AsyncIterable<ForwardBatch>;
   /** How the batches were made: the network's own preprocessing, or the parts protocol's. */
-  images: { preprocess: PreprocessConfig; purpose: 'network' | 'protocol' | 'both' };
+  images: { preprocess: PreprocessConfig; purpose: 'network' | 'protocol' | 'both' | 'training' };
   /** Images in the pass, before any decode failure (metrics that score a subset spread it over these). */
   imageCount: number;
   /** Part names by part id - 1, when the dataset has parts. */
@@ -142,6 +145,11 @@ export class NetworkEvaluationModel implements EvaluationModel {
   }
 
   /** Maps (n x k x HW per set) of class classes[j]'s prototypes on image j, from features. */
+  /** Per set, every prototype's largest map value over positions and its position (n x C k each). */
+  globalMax(features: Float32Array, n: number, sets?: readonly PrototypeSetName[]): Promise<Map<PrototypeSetName, { max: Float32Array; argmax: BigInt64Array }>> {
+    return this.head.globalMax(features, n, sets);
+  }
+
   setMaps(features: Float32Array, n: number, classes: ArrayLike<number>, sets?: readonly PrototypeSetName[]): Promise<Map<PrototypeSetName, Float32Array>> {
     return this.head.maps(features, n, classes, sets);
   }

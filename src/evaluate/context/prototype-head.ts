@@ -6,6 +6,8 @@
  *   residual      [n, C]     mean over positions of x r_c^T     (zero unless allocator `none`)
  *   logits        [n, C]     sum_i contributions + residual + b (the prototype network's logits)
  *   maps_<set>    [n, k, HW] x p_(classes[j], i)^T for image j and each prototype set
+ *   max_<set>, argmax_<set>  [n, C k]  over positions, the largest x p_ci^T of every prototype of
+ *                 every class and where it is (first maximum; purity's top images)
  *
  * The logits are rebuilt from the prototypes, not from the head's W, so comparing them with the
  * black box's own logits checks the decomposition. One graph serves every set's maps, so a single
@@ -97,6 +99,14 @@ export class PrototypeHead {
         node('Transpose', [`M_${s.name}`], [`maps_${s.name}`], { perm: [0, 2, 1] }),
       );
       outputs.push(valueInfo(`maps_${s.name}`, ['n', k, HW]));
+      // Every prototype at once: n x HW x Ck, then the maximum over positions and its position.
+      initializers.push(tensor(`All_${s.name}`, [D, C * k], transpose(s.prototypes, C * k, D)));
+      nodes.push(
+        node('MatMul', ['features', `All_${s.name}`], [`A_${s.name}`]),
+        node('ReduceMax', [`A_${s.name}`], [`max_${s.name}`], { axes: [1], keepdims: 0 }),
+        node('ArgMax', [`A_${s.name}`], [`argmax_${s.name}`], { axis: 1, keepdims: 0, select_last_index: 0 }),
+      );
+      outputs.push(valueInfo(`max_${s.name}`, ['n', C * k]), valueInfo(`argmax_${s.name}`, ['n', C * k], DataType.INT64));
     }
     const model = buildModel({
       name: 'protolens_prototype_head',
@@ -144,6 +154,16 @@ export class PrototypeHead {
     for (const s of sets) if (!this.setNames.includes(s)) throw new InputError(`prototype head: no set '${s}' (has ${this.setNames.join(', ')})`);
     const out = await this.session.run(this.feeds(features, n, classes), sets.map((s) => `maps_${s}`));
     return new Map(sets.map((s) => [s, out[`maps_${s}`].data as Float32Array]));
+  }
+
+  /**
+   * For every prototype of every class (index c k + i), its largest map value over the positions of
+   * each image and the first position holding it: n x C k each, per set asked.
+   */
+  async globalMax(features: Float32Array, n: number, sets: readonly PrototypeSetName[] = this.setNames): Promise<Map<PrototypeSetName, { max: Float32Array; argmax: BigInt64Array }>> {
+    for (const s of sets) if (!this.setNames.includes(s)) throw new InputError(`prototype head: no set '${s}' (has ${this.setNames.join(', ')})`);
+    const out = await this.session.run(this.feeds(features, n), sets.flatMap((s) => [`max_${s}`, `argmax_${s}`]));
+    return new Map(sets.map((s) => [s, { max: out[`max_${s}`].data as Float32Array, argmax: out[`argmax_${s}`].data as BigInt64Array }]));
   }
 
   async release(): Promise<void> {

@@ -9,14 +9,17 @@ import type { DeletionReport } from '../metrics/deletion.ts';
 import type { FidelityReport } from '../metrics/fidelity.ts';
 import type { HeadDifference } from '../../network/open.ts';
 import type { PartsSetsReport } from '../metrics/parts-sets.ts';
+import type { PurityReport } from '../metrics/purity.ts';
 import type { PrototypeSetName } from '../context/prototype-sets.ts';
 
 export const EVALUATION_SCHEMA = 'protolens.evaluation';
 export const EVALUATION_SCHEMA_VERSION = 1;
 
 /** Metric names as the command takes them. */
-export type MetricName = 'fidelity' | 'consistency' | 'stability' | 'distinctiveness' | 'comprehensiveness' | 'deletion' | 'axioms';
-export const METRIC_NAMES: readonly MetricName[] = ['fidelity', 'consistency', 'stability', 'distinctiveness', 'comprehensiveness', 'deletion', 'axioms'];
+export type MetricName = 'fidelity' | 'consistency' | 'stability' | 'distinctiveness' | 'comprehensiveness' | 'purity' | 'deletion' | 'axioms';
+export const METRIC_NAMES: readonly MetricName[] = ['fidelity', 'consistency', 'stability', 'distinctiveness', 'comprehensiveness', 'purity', 'deletion', 'axioms'];
+/** Metrics run only when asked for: purity scans the training split (a second dataset pass). */
+export const OPT_IN_METRICS: readonly MetricName[] = ['purity'];
 /** Metrics of the parts pass (CUB layout with parts and boxes); comprehensiveness also needs segmentations/. */
 export const PARTS_METRICS: readonly MetricName[] = ['consistency', 'stability', 'distinctiveness', 'comprehensiveness'];
 
@@ -66,6 +69,7 @@ export interface EvaluationReport {
   metrics: {
     fidelity?: FidelityReport;
     parts?: PartsSetsReport;
+    purity?: PurityReport;
     deletion?: DeletionReport;
     axioms?: AxiomsReport;
   };

@@ -69,6 +69,14 @@ export function formatResultsMarkdown(r: EvaluationReport): string {
     L.push(...table(['part', ...names], perPart));
     L.push('');
   }
+  const pur = r.metrics.purity;
+  if (pur) {
+    L.push('## Purity', '');
+    L.push(`PIP-Net (Nauta et al., CVPR 2023): per prototype, its top ${pur.topK} of ${pur.images} training images (whole images stretched to the input), the ${pur.patch} x ${pur.patch} patch at its strongest position; purity = the largest share of those images in which one part (left and right merged) lies in the patch, among images where it is visible.`, '');
+    const rows = Object.values(pur.sets).map((s) => [s!.label, num(s!.mean, 3), num(s!.std, 3), `${s!.above05} / ${s!.prototypes}`]);
+    L.push(...table(['prototypes', 'mean purity', 'std', 'purity > 0.5'], rows));
+    L.push('');
+  }
   const del = r.metrics.deletion;
   if (del) {
     L.push('## Deletion and insertion', '');

@@ -19,7 +19,7 @@ export const SHARD_PARTIAL_SCHEMA = 'protolens.evaluation-shard';
 export const SHARD_PARTIAL_VERSION = 1;
 
 export interface PassTiming {
-  purpose: 'network' | 'protocol' | 'both';
+  purpose: 'network' | 'protocol' | 'both' | 'training';
   images: number;
   seconds: number;
 }
