@@ -33,6 +33,7 @@ import { renderDemoPage } from './page/page.ts';
 import { describePreprocess, pageClasses } from '../html/page-classes.ts';
 import type { DemoPageData, PageEvaluation, PageExplanation, PageStep } from '../html/page-data.ts';
 import { evaluationView } from './page/evaluation.ts';
+import { METRIC_NAMES } from '../evaluate/output/report.ts';
 import { brokenReferences } from './page/links.ts';
 import { writeSite, type SiteResult } from '../site/write-site.ts';
 import { DEMO_SUMMARY_SCHEMA, DEMO_SUMMARY_VERSION, type DemoSummary, type SetFigures } from './summary.ts';
@@ -243,6 +244,8 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
           split: 'test',
           seed: o.seed,
           out: evalDir,
+          // Every metric, purity included (it scans the training split too).
+          metrics: [...METRIC_NAMES],
           ...(o.evaluationMaxImages !== null ? { maxImages: o.evaluationMaxImages } : {}),
           ...(o.deletionImages !== null ? { deletion: { images: o.deletionImages } } : {}),
           onProgress: (p: EvaluateProgress) =>

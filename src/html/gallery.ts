@@ -46,6 +46,7 @@ function prototypeBlock(p: PagePrototype, cname: string): string {
       : `<span title="cosine between the refined prototype's heatmaps and its NMF part's">fidelity ${num(p.partFidelity, 2)}</span>`,
     p.alpha !== null ? `<span title="NMF scaling alpha">\u03b1 ${num(p.alpha, 2)}</span>` : '',
     p.stability !== null ? `<span title="share of test images whose part hits survive input noise">stable ${pct(p.stability, 0)}</span>` : '',
+    p.purity !== null ? `<span title="purity (PIP-Net): share of its top 10 training patches on one part${p.purity.part ? ` (${esc(p.purity.part)})` : ''}">pure ${pct(p.purity.value, 0)}</span>` : '',
   ].filter(Boolean);
   return `<div class="proto">
 <div class="ptop"><span class="pchip" style="--c:${protoColour(p.index)}">${label}</span>${partText}</div>

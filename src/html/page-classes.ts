@@ -54,6 +54,10 @@ export function pageClasses(inp: PageClassInputs): PageClass[] {
     if (!q) return null;
     return { name: partNames?.[q.bestPart - 1] ?? `part ${q.bestPart}`, rate: q.bestRate, consistent: q.consistent };
   };
+  const purity = (c: number, i: number) => {
+    const q = inp.report?.metrics.purity?.sets.refined?.perPrototype.find((x) => x.class === c && x.prototype === i);
+    return q ? { value: q.purity, part: q.part } : null;
+  };
   const stability = (c: number, i: number) => refined?.stability?.perPrototype.find((x) => x.class === c && x.prototype === i)?.stability ?? null;
   return inp.classNames.map((name, c) => {
     const summary = inp.manifestClasses[c];
@@ -92,6 +96,7 @@ export function pageClasses(inp: PageClassInputs): PageClass[] {
         })),
         dominantPart: hit(c, i),
         stability: stability(c, i),
+        purity: purity(c, i),
       })),
     };
   });

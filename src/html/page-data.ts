@@ -37,6 +37,8 @@ export interface PagePrototype {
   dominantPart: PagePartHit | null;
   /** Fraction of the class's test images whose part hits are unchanged under input noise (null: not run). */
   stability: number | null;
+  /** PIP-Net purity of its top training patches, with the part it is of (null: not run). */
+  purity: { value: number; part: string | null } | null;
 }
 
 /** A class's look, by body part, with the swatch colour of coloured attributes. */
@@ -101,6 +103,8 @@ export interface PageSetScores {
   /** PNP's distinctiveness and comprehensiveness (null: not run, or no image to score). */
   distinctiveness: number | null;
   comprehensiveness: number | null;
+  /** PIP-Net's mean purity (0-1; null: not run). */
+  purity: number | null;
 }
 
 /** The evaluation as the page shows it. */
@@ -123,6 +127,8 @@ export type PageEvaluation =
         /** Distinctiveness's box side, or null when it did not run. */
         boxSize: number | null;
         comprehensiveness: boolean;
+        /** Purity's settings, or null when it did not run. */
+        purity: { topK: number; patch: number; images: number } | null;
         sets: PageSetScores[];
       } | null;
       deletion: { images: number; rows: { label: string; deletion: number | null; insertion: number | null }[]; beatsRandom: { mode: string; fraction: number }[] } | null;

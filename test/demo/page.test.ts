@@ -19,11 +19,11 @@ const DONE: PageEvaluation = {
   seed: 0,
   fidelity: { images: 8, blackBoxTop1: 0.875, networkTop1: 0.875, agreement: 1, maxAbsLogitDiff: 2e-6, pass: true },
   parts: {
-    images: 8, variant: 'strict', halfSize: 10, inputSize: [64, 64], threshold: 0.8, stabilityVariant: 'evalprotopnet', noiseStd: 0.2, noiseEps: null, boxSize: 21, comprehensiveness: true,
+    images: 8, variant: 'strict', halfSize: 10, inputSize: [64, 64], threshold: 0.8, stabilityVariant: 'evalprotopnet', noiseStd: 0.2, noiseEps: null, boxSize: 21, comprehensiveness: true, purity: { topK: 10, patch: 9, images: 20 },
     sets: [
-      { name: 'refined', label: 'refined (the network)', consistency: 83.3, consistentPrototypes: 5, prototypes: 6, stability: 61.5, distinctiveness: 91.25, comprehensiveness: 47.5 },
-      { name: 'initial', label: 'initial (NMF)', consistency: 66.7, consistentPrototypes: 4, prototypes: 6, stability: 70, distinctiveness: 80.5, comprehensiveness: 52.5 },
-      { name: 'random', label: 'random convex split', consistency: 50, consistentPrototypes: 3, prototypes: 6, stability: 55.25, distinctiveness: null, comprehensiveness: 30 },
+      { name: 'refined', label: 'refined (the network)', consistency: 83.3, consistentPrototypes: 5, prototypes: 6, stability: 61.5, distinctiveness: 91.25, comprehensiveness: 47.5, purity: 0.9 },
+      { name: 'initial', label: 'initial (NMF)', consistency: 66.7, consistentPrototypes: 4, prototypes: 6, stability: 70, distinctiveness: 80.5, comprehensiveness: 52.5, purity: 0.95 },
+      { name: 'random', label: 'random convex split', consistency: 50, consistentPrototypes: 3, prototypes: 6, stability: 55.25, distinctiveness: null, comprehensiveness: 30, purity: 0.4 },
     ],
   },
   deletion: { images: 2, rows: [{ label: 'class map (sum of the prototype maps)', deletion: 0.2, insertion: 0.8 }, { label: 'random order (baseline)', deletion: 0.4, insertion: 0.6 }], beatsRandom: [{ mode: 'deletion', fraction: 1 }] },
@@ -59,6 +59,7 @@ function sample(evaluation: PageEvaluation = DONE): DemoPageData {
         exemplars: [0, 1].map((r) => ({ crop: `network/exemplars/c0000${c}/p${i}_${r}.png`, context: `network/exemplars/c0000${c}/p${i}_${r}_context.png`, image: `images/x ${c}_${r}.jpg`, score: 2 - r })),
         dominantPart: i === 0 ? { name: 'nape', rate: 0.9, consistent: true } : { name: 'tail', rate: 0.5, consistent: false },
         stability: 0.6,
+        purity: i === 0 ? { value: 0.8, part: 'nape' } : null,
       })),
     })),
     accuracy: { images: 8, correct: 7, misclassified: 1 },
@@ -102,9 +103,11 @@ test('every class, prototype, exemplar and explained image is on the page', () =
   const rows = [...html.matchAll(/<th scope="row">([^<]+)<\/th><td class="num">([\d.]+)<\/td><td class="num">\d+ \/ \d+<\/td>/g)].map((m) => [m[1], m[2]]);
   assert.deepEqual(rows, [['refined (the network)', '83.3'], ['initial (NMF)', '66.7'], ['random convex split', '50.0']]);
   // Stability, distinctiveness (a dash when not scored) and comprehensiveness follow in each row; the headers name them.
-  const tail = [...html.matchAll(/<td class="num">\d+ \/ \d+<\/td><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><\/tr>/g)].map((m) => m.slice(1));
-  assert.deepEqual(tail, [['61.5', '91.3', '47.5'], ['70.0', '80.5', '52.5'], ['55.3', '\u2013', '30.0']]);
-  assert.ok(html.includes('<th scope="col" class="num">distinctiveness</th><th scope="col" class="num">comprehensiveness</th>'));
+  const tail = [...html.matchAll(/<td class="num">\d+ \/ \d+<\/td><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><\/tr>/g)].map((m) => m.slice(1));
+  assert.deepEqual(tail, [['61.5', '91.3', '47.5', '0.900'], ['70.0', '80.5', '52.5', '0.950'], ['55.3', '\u2013', '30.0', '0.400']]);
+  assert.ok(html.includes('top 10 of the 20 training images'), 'purity is explained');
+  assert.ok(html.includes('>pure 80%</span>'), "a prototype's purity in the gallery");
+  assert.ok(html.includes('<th scope="col" class="num">distinctiveness</th><th scope="col" class="num">comprehensiveness</th><th scope="col" class="num">purity</th>'));
   assert.ok(html.includes('21 \u00d7 21 px boxes'), 'the box side of distinctiveness');
   // The gallery names a class's distinctiveness and comprehensiveness where the evaluation gave them.
   assert.ok(html.includes('distinct 88'));

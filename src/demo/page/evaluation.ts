@@ -36,6 +36,7 @@ export function evaluationView(r: EvaluationReport, prefix: string): PageEvaluat
           stability: s.stability?.score ?? null,
           distinctiveness: s.distinctiveness?.score ?? null,
           comprehensiveness: s.comprehensiveness?.score ?? null,
+          purity: m.purity?.sets[name as keyof NonNullable<typeof m.purity>['sets']]?.mean ?? null,
         }))
     : [];
   const d = m.deletion;
@@ -62,6 +63,7 @@ export function evaluationView(r: EvaluationReport, prefix: string): PageEvaluat
           noiseEps: p.options.noiseEps,
           boxSize: p.options.distinctiveness ? p.options.boxSize : null,
           comprehensiveness: p.options.comprehensiveness,
+          purity: m.purity ? { topK: m.purity.topK, patch: m.purity.patch, images: m.purity.images } : null,
           sets,
         }
       : null,
@@ -106,7 +108,7 @@ ${sci(f.maxAbsLogitDiff)}. ${passText(f.pass)}</p>`);
       .map(
         (s) =>
           `<tr${s.name === 'refined' ? ' class="hl"' : ''}><th scope="row">${esc(s.label)}</th><td class="num">${num(s.consistency, 1)}</td><td class="num">${s.consistentPrototypes} / ${s.prototypes}</td><td class="num">${num(s.stability, 1)}</td>` +
-          `${p.boxSize !== null ? `<td class="num">${num(s.distinctiveness, 1)}</td>` : ''}${p.comprehensiveness ? `<td class="num">${num(s.comprehensiveness, 1)}</td>` : ''}</tr>`,
+          `${p.boxSize !== null ? `<td class="num">${num(s.distinctiveness, 1)}</td>` : ''}${p.comprehensiveness ? `<td class="num">${num(s.comprehensiveness, 1)}</td>` : ''}${p.purity ? `<td class="num">${num(s.purity, 3)}</td>` : ''}</tr>`,
       )
       .join('\n');
     const regionText = [
@@ -115,14 +117,17 @@ ${sci(f.maxAbsLogitDiff)}. ${passText(f.pass)}</p>`);
         : '',
       p.comprehensiveness ? `<i>comprehensiveness</i> is the overlap (IoU, %) of the union of the prototypes' strong regions (\u2265 0.6 after min-max scaling) with the object's mask: high when together they cover the object` : '',
     ].filter((x) => x !== '');
+    const purityText = p.purity
+      ? ` <i>Purity</i> (Nauta et al., CVPR 2023) looks at each prototype's top ${p.purity.topK} of the ${p.purity.images} training images: the share of them in which one part lies in the ${p.purity.patch} \u00d7 ${p.purity.patch} px patch at the prototype's strongest position (0 to 1).`
+      : '';
     parts.push(`<h3>Consistency and stability: do prototypes land on the same part?</h3>
 <p>The protocol of Huang et al. (ICCV 2023) on the dataset's part keypoints (${p.variant}: test images cropped to their box,
 ${p.inputSize[1]} \u00d7 ${p.inputSize[0]}, region of half size ${p.halfSize} px around each prototype's peak). A prototype is
 <i>consistent</i> when one part falls inside its region in at least ${pct(p.threshold, 0)} of its class's test images where the part
 is visible; <i>stability</i> is the share of images whose part hits do not change under input noise N(0, ${p.noiseStd})${p.noiseEps === null ? '' : ` clipped to
 \u00b1${p.noiseEps}`} (${esc(stabilityWording(p.stabilityVariant))}). The refined prototypes (the network's) are compared with the NMF parts before refinement and with a
-random convex split of the same head vectors.${regionText.length ? ` As Zhu et al. (CVPR 2025) measure them, ${regionText.join('; ')}.` : ''}</p>
-<table class="sets"><thead><tr><th scope="col">prototypes</th><th scope="col" class="num">consistency</th><th scope="col" class="num">consistent</th><th scope="col" class="num">stability</th>${p.boxSize !== null ? '<th scope="col" class="num">distinctiveness</th>' : ''}${p.comprehensiveness ? '<th scope="col" class="num">comprehensiveness</th>' : ''}</tr></thead>
+random convex split of the same head vectors.${regionText.length ? ` As Zhu et al. (CVPR 2025) measure them, ${regionText.join('; ')}.` : ''}${purityText}</p>
+<table class="sets"><thead><tr><th scope="col">prototypes</th><th scope="col" class="num">consistency</th><th scope="col" class="num">consistent</th><th scope="col" class="num">stability</th>${p.boxSize !== null ? '<th scope="col" class="num">distinctiveness</th>' : ''}${p.comprehensiveness ? '<th scope="col" class="num">comprehensiveness</th>' : ''}${p.purity ? '<th scope="col" class="num">purity</th>' : ''}</tr></thead>
 <tbody>
 ${rows}
 </tbody></table>
