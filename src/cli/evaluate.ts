@@ -17,7 +17,7 @@ import { ExitCode, UsageError } from '../util/errors.ts';
 
 const spec: CommandSpec = {
   name: 'evaluate',
-  summary: 'Evaluate a prototype network on a test set: fidelity, consistency, stability, deletion/insertion, axioms.',
+  summary: 'Evaluate a prototype network on a test set: fidelity, consistency, stability, distinctiveness, comprehensiveness, purity, deletion/insertion, axioms.',
   usage: 'protolens evaluate --net NET_DIR --data DIR [--metrics LIST] [--out DIR] [--json] [options]',
   options: {
     net: { type: 'string', value: 'DIR', description: "network folder made by 'protolens build' (required)" },
@@ -25,7 +25,7 @@ const spec: CommandSpec = {
     format: { type: 'string', value: 'cub|imagefolder|auto', description: 'dataset layout', default: 'auto' },
     split: { type: 'string', value: 'train|test|all', description: "split (default: 'test' for CUB, 'all' for ImageFolder)" },
     'class-list': { type: 'string', value: 'FILE', description: "ImageFolder: class names in the model's output order, one per line" },
-    metrics: { type: 'string', value: 'LIST', description: `comma-separated, from ${METRIC_NAMES.join(',')} (default: all; consistency and stability only when the dataset has parts)` },
+    metrics: { type: 'string', value: 'LIST', description: `comma-separated, from ${METRIC_NAMES.join(',')} (default: all but purity, which scans the training split; the parts metrics only when the dataset has parts, comprehensiveness only with segmentations/)` },
     out: { type: 'string', value: 'DIR', description: 'write evaluation.json, results.md, deletion.png, consistency.png, maps.safetensors and maps.json here' },
     json: { type: 'boolean', description: "print the report as JSON (schema 'protolens.evaluation', version 1) instead of tables" },
     seed: { type: 'string', value: 'S', description: 'seed of the stability noise, random orders, random split and linearity weights', default: '0' },
