@@ -39,7 +39,7 @@ export const commands: readonly CommandEntry[] = [
   },
   {
     name: 'evaluate',
-    summary: 'Evaluate a prototype network on a test set: fidelity, consistency, stability, deletion/insertion, axioms.',
+    summary: 'Evaluate a prototype network on a test set: fidelity, consistency, stability, distinctiveness, comprehensiveness, purity, deletion/insertion, axioms.',
     load: async () => (await import('./evaluate.ts')).evaluateCommand,
   },
   {

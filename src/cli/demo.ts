@@ -23,7 +23,7 @@ export const demoSpec: CommandSpec = {
     seed: { type: 'string', value: 'N', description: 'seed of the decomposition and the evaluation', default: String(DEFAULT_DEMO_SEED) },
     'explain-classes': { type: 'string', value: 'N', description: 'explain the first test image of this many classes (plus one misclassified image)', default: String(DEFAULT_EXPLAINED_CLASSES) },
     exemplars: { type: 'string', value: 'M', description: 'exemplar patches per prototype', default: String(DEFAULT_DEMO_EXEMPLARS) },
-    'no-evaluate': { type: 'boolean', description: 'skip the evaluation (consistency, stability, deletion/insertion, axioms)' },
+    'no-evaluate': { type: 'boolean', description: 'skip the evaluation (fidelity, consistency, stability, distinctiveness, comprehensiveness, purity, deletion/insertion, axioms)' },
     'deletion-images': { type: 'string', value: 'N', description: 'test images scored by deletion/insertion (default: the evaluation\'s, 50)' },
     'train-per-class': { type: 'string', value: 'N', description: 'a smaller dataset for a quick look: training images per class (the model was trained on 100; other numbers than documented)' },
     'test-per-class': { type: 'string', value: 'N', description: 'the same for test images per class (the model was tested on 50)' },

@@ -135,7 +135,7 @@ test('usage errors exit 2, unusable input exits 3', async () => {
   assert.match(noData.stderr, /--data DIR is required/);
   const badMetric = await cli(['--net', fx.markers, '--data', fx.cub.root, '--metrics', 'fidelity,speed']);
   assert.equal(badMetric.status, 2);
-  assert.match(badMetric.stderr, /--metrics: unknown 'speed'; expected fidelity, consistency, stability, distinctiveness, comprehensiveness, deletion, axioms/);
+  assert.match(badMetric.stderr, /--metrics: unknown 'speed'; expected fidelity, consistency, stability, distinctiveness, comprehensiveness, purity, deletion, axioms/);
   const noNet = await cli(['--net', join(dir, 'nowhere'), '--data', fx.cub.root]);
   assert.equal(noNet.status, 3);
   assert.match(noNet.stderr, /not a protolens network folder/);
