@@ -8,9 +8,14 @@
  *
  * Passes: fidelity, deletion/insertion and the axioms read images preprocessed as the network
  * records; consistency and stability read them by the parts protocol (crop to the box, stretch, the
- * model's normalisation). When the two preprocessings are the same (e.g. the demo network) one pass
- * serves every metric. Within a pass, each image is decoded and run through the model once and
- * handed to every metric (`SharedPass`); the prototype sets share that one extraction too.
+ * model's normalisation); distinctiveness and comprehensiveness ride the parts pass. When the two
+ * preprocessings are the same (e.g. the demo network) one pass serves every metric. Purity (opt-in)
+ * adds a pass over the training split. Within a pass, each image is decoded and run through the
+ * model once and handed to every metric (`SharedPass`); the prototype sets share that one extraction.
+ *
+ * Every metric computes a partial over a range of images and merges partials (`ShardableMetric`), so
+ * `evaluateShard` can score shard I of N on another machine and a later `evaluateNetwork` with the
+ * same options and `out` merges the shards into the report a single run writes.
  *
  * A failed guarantee is a result, not an exception: the report says which check failed and why.
  * Exceptions are for unusable input (InputError) and bugs.
