@@ -48,7 +48,7 @@ import { protocolPreprocess, type PartsVariant } from './protocols/parts.ts';
 import { partsSetsMetric, type PartsSetsOptions, type PartsSetsReport } from './metrics/parts-sets.ts';
 import { PROTOTYPE_SET_NAMES, type PrototypeSetName } from './context/prototype-sets.ts';
 import { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, OPT_IN_METRICS, PARTS_METRICS, type EvaluationReport, type MetricName } from './output/report.ts';
-import { purityMetric, type PurityReport } from './metrics/purity.ts';
+import { purityMetric, type PurityReport, type PurityTops } from './metrics/purity.ts';
 import { SharedPass } from './context/shared-pass.ts';
 
 /** Images per model call in the evaluation passes, unless the model fixes its batch size. */
@@ -232,6 +232,8 @@ interface Prepared {
   training: { data: ImageSelection; cfg: PreprocessConfig } | null;
   /** The merged parts rows (set by the parts metric's merge), for the maps export. */
   rows: { value: PartsRows | null };
+  /** Purity's merged top lists (set by its merge), for the purity export. */
+  tops: { value: PurityTops | null };
   model: NetworkEvaluationModel;
   classNamesMatch: boolean;
   networkCfg: PreprocessConfig;
@@ -267,6 +269,7 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
   const variant: PartsVariant = opts.parts?.variant ?? 'strict';
   if (variant !== 'strict' && variant !== 'uncropped') throw new InputError(`parts variant: expected 'strict' or 'uncropped', got '${String(variant)}'`);
   const rows: Prepared['rows'] = { value: null };
+  const tops: Prepared['tops'] = { value: null };
   const parts = wantsParts
     ? partsSetsMetric({
         ...opts.parts,
@@ -284,7 +287,7 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
     ? deletionMetric({ ...opts.deletion, onImage: (done, total) => opts.onProgress?.({ task: 'deletion', done, total }) })
     : null;
 
-  const purity = metricsRun.includes('purity') ? purityMetric({ sets }) : null;
+  const purity = metricsRun.includes('purity') ? purityMetric({ sets, onTops: (t) => (tops.value = t) }) : null;
   const trainData = purity ? await selectImages(opts.data, { format: opts.format, split: 'train', classList: opts.classList }) : null;
   const model = await NetworkEvaluationModel.open(opts.net, { model: opts.model, threads: opts.threads, sets: wantsParts || purity ? sets : ['refined'], randomSplitSeed: seed });
   try {
@@ -312,6 +315,7 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
       metrics: { fidelity: fidelity as AnyMetric | null, axioms: axioms as AnyMetric | null, parts: parts as AnyMetric | null, deletion: deletion as AnyMetric | null, purity: purity as AnyMetric | null },
       training: trainData ? { data: trainData, cfg: protocolPreprocess(networkCfg, 'uncropped') } : null,
       rows,
+      tops,
       model,
       classNamesMatch,
       networkCfg,
@@ -478,7 +482,8 @@ async function mergeReport(p: Prepared, parts: readonly EvaluationPart[], merged
   };
   report.timing.seconds = (performance.now() - p.t0) / 1000;
   if (opts.out !== undefined) {
-    report.outputs = await writeEvaluationOutputs(report, opts.out, p.rows.value, { classNames: net.manifest.classNames, partNames: ds.partNames ?? null, mapSize: model.mapSize, k: net.k });
+    const purity = p.tops.value ? { tops: p.tops.value, input: [model.input.height, model.input.width] as const } : null;
+    report.outputs = await writeEvaluationOutputs(report, opts.out, p.rows.value, { classNames: net.manifest.classNames, partNames: ds.partNames ?? null, mapSize: model.mapSize, k: net.k }, purity);
   }
   return report;
 }

@@ -3,7 +3,8 @@
 // two shards) on the planted network, whose refined prototypes each detect one part's marker.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readSafetensors } from '../../src/io/safetensors.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mergedParts, offerTop, patchRange, prototypePurity, type TopEntry } from '../../src/evaluate/protocols/purity.ts';
@@ -64,7 +65,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('end to end: the planted prototypes are pure, the random split less so; two shards merge into the same report', async () => {
   const opts = { net: fx.markers, data: fx.cub.root, metrics: ['purity' as const], batchSize: 2 };
-  const r = await evaluateNetwork(opts);
+  const r = await evaluateNetwork({ ...opts, out: join(dir, 'single') });
   const p = r.metrics.purity!;
   assert.equal(p.images, fx.cub.images.filter((im) => im.isTrain).length, 'every training image scanned');
   assert.equal(p.topK, 10);
@@ -78,6 +79,40 @@ test('end to end: the planted prototypes are pure, the random split less so; two
   // Not run unless asked: it scans the training split.
   const d = await evaluateNetwork({ net: fx.markers, data: fx.cub.root, metrics: undefined, maxImages: 2, deletion: { images: 1 } });
   assert.ok(!d.metricsRun.includes('purity'));
+
+  // The audit files recompute every prototype's purity with the documented rule (written out here
+  // independently: patch from the grid position, scaled to the source, inclusive bounds, left into right).
+  const { tensors } = await readSafetensors(join(dir, 'single', 'purity.safetensors'));
+  const index = JSON.parse(readFileSync(join(dir, 'single', 'purity.json'), 'utf8')) as { topK: number; grid: [number, number]; input: [number, number]; images: { ordinal: number; width: number; height: number; parts: [number, number, number, number][] }[] };
+  const byOrdinal = new Map(index.images.map((im) => [im.ordinal, im]));
+  const names = fx.cub.partNames; // ['beak', 'left eye', 'tail']: no right counterpart, nothing merges
+  for (const set of ['refined', 'random'] as const) {
+    const ord = tensors[`top_ordinal_${set}`].data as Int32Array;
+    const rows = tensors[`top_row_${set}`].data as Int32Array;
+    const cols = tensors[`top_col_${set}`].data as Int32Array;
+    const K = index.topK;
+    p.sets[set]!.perPrototype.forEach((q, pi) => {
+      const shares = names.map((_, part) => {
+        let inside = 0;
+        let visible = 0;
+        for (let j = 0; j < K && ord[pi * K + j] >= 0; j++) {
+          const im = byOrdinal.get(ord[pi * K + j])!;
+          const [, x, y, vis] = im.parts.find((t) => t[0] === part + 1)!;
+          if (!vis) continue;
+          visible++;
+          const side = Math.round((32 * 64) / 224);
+          const skip = Math.round((64 - side) / 7);
+          const range = (i: number) => (i === 7 || i * skip + side >= 64 ? [64 - side, 64] : [i * skip, i * skip + side]);
+          const [r0, r1] = range(rows[pi * K + j]);
+          const [c0, c1] = range(cols[pi * K + j]);
+          if ((r0 * im.height) / 64 <= y && y <= (r1 * im.height) / 64 && (c0 * im.width) / 64 <= x && x <= (c1 * im.width) / 64) inside++;
+        }
+        return visible > 0 ? inside / visible : 0;
+      });
+      assert.equal(q.purity, Math.max(0, ...shares), `${set} prototype ${pi}`);
+    });
+  }
+  assert.equal(r.outputs!.purity, 'purity.safetensors');
 
   const out = join(dir, 'sharded');
   for (const index of [1, 0]) await evaluateShard({ ...opts, out, shard: { index, count: 2 } });

@@ -18,6 +18,23 @@ export interface PurityOptions {
   sets?: readonly PrototypeSetName[];
   /** Top images per prototype (default 10). */
   topK?: number;
+  /** Receives the merged top lists and the sizes and parts of the images they hold (the audit export). */
+  onTops?: (tops: PurityTops) => void;
+}
+
+/** Every set's merged top lists (per prototype c k + i, best first) and the images they name, by ordinal. */
+export interface PurityTops {
+  topK: number;
+  lists: Partial<Record<PrototypeSetName, TopEntry[][]>>;
+  sources: Record<string, PuritySource>;
+}
+
+/** What purity needs of a training image: its id, size and parts (source pixels). */
+export interface PuritySource {
+  id: string;
+  width: number;
+  height: number;
+  parts: PartLocation[];
 }
 
 export interface PurityPartial {
@@ -25,7 +42,7 @@ export interface PurityPartial {
   /** Per set, per prototype (c k + i), its top entries, best first. */
   tops: Partial<Record<PrototypeSetName, TopEntry[][]>>;
   /** Size and parts of every image some top list holds, by ordinal. */
-  sources: Record<string, { width: number; height: number; parts: PartLocation[] }>;
+  sources: Record<string, PuritySource>;
 }
 
 export interface PrototypePurity {
@@ -75,7 +92,7 @@ export function purityMetric(options: PurityOptions = {}): ShardableMetric<Purit
       const P = model.numClasses * model.prototypesPerClass;
       const [, w] = model.mapSize;
       const tops = Object.fromEntries(sets.map((s) => [s, Array.from({ length: P }, () => [] as TopEntry[])])) as Record<PrototypeSetName, TopEntry[][]>;
-      const info = new Map<number, { width: number; height: number; parts: PartLocation[] }>();
+      const info = new Map<number, PuritySource>();
       let images = 0;
       for await (const b of ctx.batches()) {
         const n = batchCount(b, ctx);
@@ -83,7 +100,7 @@ export function purityMetric(options: PurityOptions = {}): ShardableMetric<Purit
         for (let i = 0; i < n; i++) {
           const parts = b.sourceParts?.[i];
           if (!parts) throw new InputError(`purity: image ${b.ids[i]} has no part annotations (purity needs CUB parts/part_locs.txt for the training images)`);
-          info.set(b.ordinals[i], { ...b.sources![i], parts: [...parts] });
+          info.set(b.ordinals[i], { id: b.ids[i], ...b.sources![i], parts: [...parts] });
         }
         const g = await model.globalMax(b.features, n, sets);
         for (const s of sets) {
@@ -116,14 +133,18 @@ export function purityMetric(options: PurityOptions = {}): ShardableMetric<Purit
       const merged = mergedParts(partNames);
       const { height: H, width: W } = model.input;
       const out: PurityReport['sets'] = {};
+      const exported: PurityTops = { topK, lists: {}, sources: {} };
       for (const s of sets) {
         const perPrototype: PrototypePurity[] = [];
+        const lists: TopEntry[][] = [];
         for (let p = 0; p < P; p++) {
           const list: TopEntry[] = [];
           for (const q of partials) for (const e of q.tops[s]?.[p] ?? []) offerTop(list, e, topK);
+          lists.push(list);
           const imgs = list.map((e) => {
             const src = partials.map((q) => q.sources[e.ordinal]).find((x) => x !== undefined);
             if (!src) throw new InputError(`purity: the partial results lack image ${e.ordinal}'s parts`);
+            exported.sources[e.ordinal] = src;
             return { ...src, row: e.row, col: e.col };
           });
           const r = prototypePurity(imgs, model.mapSize, [H, W], merged);
@@ -133,7 +154,9 @@ export function purityMetric(options: PurityOptions = {}): ShardableMetric<Purit
         const mean = values.reduce((a, b) => a + b, 0) / values.length;
         const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
         out[s] = { label: PROTOTYPE_SET_LABELS[s], mean, std, prototypes: values.length, above05: values.filter((v) => v > 0.5).length, perPrototype };
+        exported.lists[s] = lists;
       }
+      options.onTops?.(exported);
       return { images, topK, patch: Math.max(1, Math.round((REFERENCE_PATCH * Math.min(H, W)) / 224)), parts: merged.map((m) => m.name), sets: out };
     },
   };

@@ -32,6 +32,8 @@ export interface EvaluationOutputs {
   consistencyPlot: string | null;
   maps: string | null;
   mapsIndex: string | null;
+  purity: string | null;
+  purityIndex: string | null;
 }
 
 export interface EvaluationReport {
