@@ -43,6 +43,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./evaluate.ts')).evaluateCommand,
   },
   {
+    name: 'sanity',
+    summary: "Check that explanations depend on the model: rebuild on a model with its top layers randomised, compare the scores.",
+    load: async () => (await import('./sanity.ts')).sanityCommand,
+  },
+  {
     name: 'export',
     summary: 'Write one ONNX model that outputs the logits, every prototype contribution, the bias and the heatmaps.',
     load: async () => (await import('./export.ts')).exportCommand,

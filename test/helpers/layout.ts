@@ -20,7 +20,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['prototypes'],
   ['network'],
   ['builder', 'explain', 'export', 'evaluate'],
-  ['html'],
+  ['html', 'checks'],
   ['viewer'],
   ['site'],
   ['demo'],

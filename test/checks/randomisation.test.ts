@@ -1,0 +1,52 @@
+// The model-randomisation sanity check on the demo's trained model and its dataset generator (fewer images):
+// a network built on the model with its top convolutions redrawn scores lower than the real one.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generatePartsDataset } from '../../src/data/synthetic/generate.ts';
+import { readDemoModelRecord } from '../../src/demo/model-record.ts';
+import { DEFAULT_DEMO_MODEL } from '../../src/demo/options.ts';
+import { buildNetwork } from '../../src/builder/build.ts';
+import { loadNetwork } from '../../src/network/artifact.ts';
+import { randomisationCheck, type RandomisationReport } from '../../src/checks/randomisation.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'protolens-randomisation-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('randomising the last two convolutions of the demo model: the rebuilt prototypes score lower, the build options carried over', { timeout: 600_000 }, async () => {
+  const record = await readDemoModelRecord(DEFAULT_DEMO_MODEL.replace(/\.onnx$/, '.json'));
+  const ds = await generatePartsDataset({ dir: join(tmp, 'dataset'), ...record.datasetParams, trainPerClass: 12, testPerClass: 4 });
+  const net = join(tmp, 'net');
+  await buildNetwork({
+    model: DEFAULT_DEMO_MODEL,
+    data: ds.dir,
+    out: net,
+    cache: join(tmp, 'cache'),
+    preprocess: { resize: 'stretch', cropToBox: true, interpolation: 'bilinear', normalize: 'half' },
+    decompose: { k: 3 },
+    exemplars: 0,
+    threads: 1,
+  });
+  const out = join(tmp, 'sanity');
+  const r = await randomisationCheck({ net, data: ds.dir, out, layers: 2, seed: 1, metrics: ['consistency', 'distinctiveness'], threads: 1 });
+  assert.equal(r.model.layers.length, 2);
+  assert.deepEqual(r.metrics, ['consistency', 'distinctiveness']);
+  const refined = r.sets.refined!;
+  assert.ok(refined.consistency!.randomised! < refined.consistency!.original!, JSON.stringify(refined));
+  // The rebuilt network was made with the original's options: same k, preprocessing, decomposition.
+  const a = (await loadNetwork(net)).manifest;
+  const b = (await loadNetwork(r.outputs.network)).manifest;
+  assert.equal(b.k, a.k);
+  assert.deepEqual(b.preprocess, a.preprocess);
+  const { build: _x, ...oa } = a.options as Record<string, unknown>;
+  const { build: _y, ...ob } = b.options as Record<string, unknown>;
+  assert.deepEqual(ob, oa);
+  assert.notEqual(b.model.sha256, a.model.sha256, 'built on the randomised model');
+  // Files: the report in JSON and markdown, both evaluations.
+  const onDisk = JSON.parse(readFileSync(join(out, 'randomisation.json'), 'utf8')) as RandomisationReport;
+  assert.deepEqual(onDisk.sets, r.sets);
+  assert.match(readFileSync(join(out, 'randomisation.md'), 'utf8'), /\| consistency \| [\d.]+ \| [\d.]+ \|/);
+  for (const d of ['evaluation-original', 'evaluation-randomised']) assert.ok(existsSync(join(out, d, 'evaluation.json')));
+});
