@@ -50,3 +50,16 @@ test('randomising the last two convolutions of the demo model: the rebuilt proto
   assert.match(readFileSync(join(out, 'randomisation.md'), 'utf8'), /\| consistency \| [\d.]+ \| [\d.]+ \|/);
   for (const d of ['evaluation-original', 'evaluation-randomised']) assert.ok(existsSync(join(out, d, 'evaluation.json')));
 });
+
+test('CLI: protolens sanity usage errors exit 2 naming the option', async () => {
+  const { protolens } = await import('../helpers/cli.ts');
+  const noNet = await protolens(['sanity', '--data', tmp, '--out', join(tmp, 'x')]);
+  assert.equal(noNet.status, 2);
+  assert.match(noNet.stderr, /--net is required/);
+  const badMetric = await protolens(['sanity', '--net', tmp, '--data', tmp, '--out', join(tmp, 'x'), '--metrics', 'consistency,speed']);
+  assert.equal(badMetric.status, 2);
+  assert.match(badMetric.stderr, /--metrics: unknown 'speed'/);
+  const help = await protolens(['sanity', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Adebayo et al\. \(2018\)/);
+});
