@@ -17,7 +17,11 @@ export { explanationDocument, EXPLANATION_SCHEMA, EXPLANATION_SCHEMA_VERSION, ty
 export { PictureWriter, type PictureOptions, type ImagePictures } from './explain/report.ts';
 export { renderCard, type CardData, type CardOptions } from './explain/card-html.ts';
 export { writeCard } from './explain/card.ts';
-export { evaluateNetwork, resolveMetrics, type EvaluateOptions, type EvaluateProgress } from './evaluate/evaluate-network.ts';
+export { evaluateNetwork, evaluateShard, resolveMetrics, type EvaluateOptions, type EvaluateProgress, type EvaluationShardSummary } from './evaluate/evaluate-network.ts';
+export { explainDataset, type ExplainDatasetOptions, type DatasetExplanationSummary, type DatasetImageEntry } from './explain/explain-dataset.ts';
+export { randomisationCheck, type RandomisationOptions, type RandomisationReport } from './checks/randomisation.ts';
+export { randomiseTopConvolutions, type RandomisedModel } from './model/randomise.ts';
+export { selectImages, shardRanges, type ImageSelection, type OrdinalRange } from './data/selection.ts';
 export { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, METRIC_NAMES, type EvaluationReport, type MetricName } from './evaluate/output/report.ts';
 export { exportExplainedModel, type ExportExplainedModelOptions, type ExportResult } from './export/onnx-export.ts';
 export { startViewer, type ViewerOptions, type Viewer } from './viewer/server.ts';
@@ -49,7 +53,8 @@ export { decomposeClasses, type ParallelOptions } from './prototypes/parallel.ts
 export { resolveOptions, PAPER_PRESET, DEFAULT_PRESET, type DecomposeOptions, type ResolvedOptions, type Preset } from './prototypes/options.ts';
 
 // Evaluation metrics on the shared interface, for custom evaluations.
-export type { Metric, EvaluationContext, EvaluationModel, EvaluationBatch } from './evaluate/context/metric.ts';
+export type { Metric, ShardableMetric, EvaluationContext, EvaluationModel, EvaluationBatch } from './evaluate/context/metric.ts';
+export { purityMetric, type PurityReport } from './evaluate/metrics/purity.ts';
 export { partsMetric } from './evaluate/metrics/parts.ts';
 export { fidelityMetric } from './evaluate/metrics/fidelity.ts';
 export { deletionMetric } from './evaluate/metrics/deletion.ts';
