@@ -13,7 +13,8 @@
  * Writes into `out`: model-randomised.onnx, network-randomised/ (and its cache), evaluation-original/,
  * evaluation-randomised/, randomisation.json, randomisation.md.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { hasSegmentations } from '../data/segmentation.ts';
 import { dirname, join, resolve } from 'node:path';
 import { buildNetwork } from '../builder/build.ts';
 import type { Split } from '../data/dataset.ts';
@@ -117,7 +118,7 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
 
   const evalOpts = { ...opts.evaluation, ...(opts.metrics ? { metrics: opts.metrics } : {}) };
   opts.onProgress?.('evaluate original');
-  const original = await evaluateNetwork({ ...evalOpts, net: opts.net, data: opts.data, out: join(out, 'evaluation-original'), metrics: evalOpts.metrics ?? defaultMetrics(await hasMasks(opts.data)) });
+  const original = await evaluateNetwork({ ...evalOpts, net: opts.net, data: opts.data, out: join(out, 'evaluation-original'), metrics: evalOpts.metrics ?? defaultMetrics(await hasSegmentations(opts.data)) });
   opts.onProgress?.('evaluate randomised');
   const random = await evaluateNetwork({ ...evalOpts, net: networkOut, data: opts.data, out: join(out, 'evaluation-randomised'), metrics: original.metricsRun });
 
@@ -150,10 +151,6 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
   await writeJsonAtomic(join(out, 'randomisation.json'), report);
   await writeFileAtomic(join(out, 'randomisation.md'), formatRandomisation(report));
   return report;
-}
-
-async function hasMasks(root: string): Promise<boolean> {
-  return (await stat(join(root, 'segmentations')).catch(() => null))?.isDirectory() ?? false;
 }
 
 const defaultMetrics = (masks: boolean): MetricName[] => ['consistency', 'stability', 'distinctiveness', ...(masks ? (['comprehensiveness'] as const) : [])];

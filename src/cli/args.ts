@@ -144,3 +144,14 @@ export function oneOfOption<T extends string>(values: Parsed['values'], name: st
   if (!allowed.includes(v as T)) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got '${v}'`);
   return v as T;
 }
+
+/** A comma-separated list option whose items must be among `allowed` (undefined when not given). */
+export function listOption<T extends string>(values: Parsed['values'], name: string, allowed: readonly T[]): T[] | undefined {
+  const v = values[name];
+  if (typeof v !== 'string') return undefined;
+  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw new UsageError(`--${name}: expected a comma-separated list from ${allowed.join(', ')}, got '${v}'`);
+  for (const it of items) if (!allowed.includes(it as T)) throw new UsageError(`--${name}: unknown '${it}'; expected ${allowed.join(', ')}`);
+  return items as T[];
+}
+

@@ -1,5 +1,5 @@
 /** `protolens evaluate --net NET_DIR --data DIR`: fidelity, consistency, stability, deletion/insertion and axioms (library: src/evaluate/evaluate-network.ts). */
-import { intOption, numberOption, oneOfOption, parseCommand, type CommandSpec, type Parsed } from './args.ts';
+import { intOption, listOption, numberOption, oneOfOption, parseCommand, type CommandSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_AXIOM_IMAGES } from '../evaluate/metrics/axioms.ts';
 import { DEFAULT_DELETION_BATCH, DEFAULT_DELETION_IMAGES } from '../evaluate/metrics/deletion.ts';
@@ -65,15 +65,6 @@ const spec: CommandSpec = {
   ].join('\n'),
 };
 
-function list<T extends string>(values: Parsed['values'], name: string, allowed: readonly T[]): T[] | undefined {
-  const v = values[name];
-  if (typeof v !== 'string') return undefined;
-  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw new UsageError(`--${name}: expected a comma-separated list from ${allowed.join(', ')}, got '${v}'`);
-  for (const it of items) if (!allowed.includes(it as T)) throw new UsageError(`--${name}: unknown '${it}'; expected ${allowed.join(', ')}`);
-  return items as T[];
-}
-
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\nRun 'protolens evaluate --help' for usage.`);
@@ -105,14 +96,14 @@ async function run(argv: string[]): Promise<number> {
     format: oneOfOption<DatasetFormat | 'auto'>(values, 'format', ['cub', 'imagefolder', 'auto']),
     split: oneOfOption<Split>(values, 'split', ['train', 'test', 'all']),
     ...(typeof values['class-list'] === 'string' ? { classList: values['class-list'] } : {}),
-    metrics: list<MetricName>(values, 'metrics', METRIC_NAMES),
+    metrics: listOption<MetricName>(values, 'metrics', METRIC_NAMES),
     seed: intOption(values, 'seed', 0),
     maxImages: intOption(values, 'max-images'),
     batchSize: intOption(values, 'batch'),
     threads: intOption(values, 'threads'),
     ...(typeof values.model === 'string' ? { model: values.model } : {}),
     ...(typeof values.out === 'string' ? { out: values.out } : {}),
-    sets: list<PrototypeSetName>(values, 'sets', PROTOTYPE_SET_NAMES),
+    sets: listOption<PrototypeSetName>(values, 'sets', PROTOTYPE_SET_NAMES),
     parts: {
       variant: oneOfOption(values, 'variant', ['strict', 'uncropped'] as const),
       halfSize: intOption(values, 'half-size', 1),

@@ -1,5 +1,5 @@
 /** `protolens sanity --net NET_DIR --data DIR --out DIR`: the model-randomisation sanity check (library: src/checks/randomisation.ts). */
-import { intOption, parseCommand, type CommandSpec } from './args.ts';
+import { intOption, listOption, parseCommand, type CommandSpec } from './args.ts';
 import type { Command } from './commands.ts';
 import { DEFAULT_RANDOMISED_LAYERS, formatRandomisation, randomisationCheck } from '../checks/randomisation.ts';
 import { METRIC_NAMES, type MetricName } from '../evaluate/output/report.ts';
@@ -34,11 +34,7 @@ async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(spec, argv);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\nRun 'protolens sanity --help' for usage.`);
   for (const o of ['net', 'data', 'out'] as const) if (typeof values[o] !== 'string') throw new UsageError(`--${o} is required\nRun 'protolens sanity --help' for usage.`);
-  let metrics: MetricName[] | undefined;
-  if (typeof values.metrics === 'string') {
-    metrics = values.metrics.split(',').map((s) => s.trim()).filter((s) => s !== '') as MetricName[];
-    for (const m of metrics) if (!METRIC_NAMES.includes(m)) throw new UsageError(`--metrics: unknown '${m}'; expected ${METRIC_NAMES.join(', ')}`);
-  }
+  const metrics = listOption<MetricName>(values, 'metrics', METRIC_NAMES);
   const threads = intOption(values, 'threads', 1);
   const maxImages = intOption(values, 'max-images', 1);
   const report = await randomisationCheck({

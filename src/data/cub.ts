@@ -7,6 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../util/errors.ts';
+import { hasSegmentations } from './segmentation.ts';
 import { checkClassIndex, describeDataset, type Dataset, type DatasetDescription, type Split } from './dataset.ts';
 import type { BoundingBox, IgnoredFile, ImageItem, PartLocation } from './types.ts';
 
@@ -165,7 +166,7 @@ export async function openCub(root: string, options: CubOptions = {}): Promise<D
   const boxes = boxLines && perImage(abs, F.boxes, boxLines, 5, "'<image_id> <x> <y> <width> <height>'", imageNames);
 
   // Foreground masks (segmentations/<class>/<image>.png), when the dataset has the folder.
-  const hasSegmentations = await stat(join(abs, 'segmentations')).then((st) => st.isDirectory(), () => false);
+  const segmentations = await hasSegmentations(abs);
 
   const partLines = await readLines(abs, F.parts, false);
   const locLines = await readLines(abs, F.partLocs, false);
@@ -234,7 +235,7 @@ export async function openCub(root: string, options: CubOptions = {}): Promise<D
     }
     const parts = partsOf.get(id);
     if (parts) item.parts = parts.map((p) => ({ ...p }));
-    if (hasSegmentations) item.segmentation = join(abs, 'segmentations', ...name.replace(/\.[^./]+$/, '.png').split('/'));
+    if (segmentations) item.segmentation = join(abs, 'segmentations', ...name.replace(/\.[^./]+$/, '.png').split('/'));
     items.push(item);
   }
   return new CubDataset(abs, split, classNames, partNames, items);

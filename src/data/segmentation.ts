@@ -3,8 +3,15 @@
  * reads them (`torchvision.io.read_image`, unchanged, first channel when there are several), one
  * 8-bit value per source pixel.
  */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../util/errors.ts';
+
+/** Whether the dataset at `root` has CUB's segmentations/ folder. */
+export async function hasSegmentations(root: string): Promise<boolean> {
+  return stat(join(root, 'segmentations')).then((st) => st.isDirectory(), () => false);
+}
 
 export interface Mask {
   data: Uint8Array;

@@ -21,7 +21,7 @@
  * Exceptions are for unusable input (InputError) and bugs.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { hasSegmentations } from '../data/segmentation.ts';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkClassCount, type DatasetFormat, type Split } from '../data/dataset.ts';
@@ -36,10 +36,10 @@ import { deletionMetric, type DeletionOptions, type DeletionReport } from './met
 import { forwardBatches } from './context/evaluation-data.ts';
 import { selectImages, shardRanges, type ImageSelection, type OrdinalRange } from '../data/selection.ts';
 import { writeEvaluationOutputs } from './output/folder.ts';
-import { claimOutputFolder } from '../io/output-folder.ts';
+import { claimOutputFolder, shardCounts, shardFolder } from '../io/output-folder.ts';
 import type { PartsRows } from './metrics/parts-rows.ts';
-import { readShardPartial, shardCounts, shardInventory, writeShardPartial, type EvaluationPart, type PassTiming } from './output/shard-partials.ts';
-import { TENSORS_FILE } from '../network/artifact.ts';
+import { readShardPartial, shardInventory, writeShardPartial, type EvaluationPart, type PassTiming } from './output/shard-partials.ts';
+import { prototypesDigest } from '../network/artifact.ts';
 import { stringifyNumbers } from '../io/json-numbers.ts';
 import { fidelityMetric, type FidelityOptions, type FidelityReport } from './metrics/fidelity.ts';
 import type { ShardableMetric } from './context/metric.ts';
@@ -260,7 +260,7 @@ async function prepare(opts: EvaluateOptions, keepMaps: boolean): Promise<Prepar
   const data = await selectImages(opts.data, { format: opts.format, split: opts.split, classList: opts.classList, maxImages: opts.maxImages });
   const ds = data.dataset;
   const hasParts = ds.format === 'cub' && ds.partNames !== undefined;
-  const hasMasks = hasParts && (await stat(join(ds.root, 'segmentations')).then((st) => st.isDirectory(), () => false));
+  const hasMasks = hasParts && (await hasSegmentations(ds.root));
   const metricsRun = resolveMetrics(opts.metrics, hasParts, opts.data, warnings, hasMasks);
   // Fail fast on bad metric options, before the model loads.
   const fidelity = metricsRun.includes('fidelity') ? fidelityMetric(opts.fidelity) : null;
@@ -371,12 +371,11 @@ async function runRange(p: Prepared, shard: { index: number; count: number } | n
 async function settingsKey(p: Prepared): Promise<string> {
   const { opts, data } = p;
   const net = p.model.network;
-  const tensors = await readFile(join(net.dir, TENSORS_FILE)).catch(() => null);
   const deletion = opts.deletion ?? null;
   const settings = {
     protolens: packageVersion(),
     model: p.model.classifier.sha256,
-    prototypes: tensors ? createHash('sha256').update(tensors).digest('hex') : stringifyNumbers(net.manifest),
+    prototypes: await prototypesDigest(net),
     data: { root: resolve(data.dataset.root), format: data.dataset.format, split: data.split, size: data.dataset.size, count: data.count, classes: data.dataset.classNames },
     metrics: p.metricsRun,
     seed: p.seed,
@@ -497,7 +496,7 @@ async function shardsToMerge(p: Prepared, out: string, key: string): Promise<{ c
   for (const count of await shardCounts(out)) {
     const inv = await shardInventory(out, count, key);
     if (inv.done.length === 0) {
-      p.warnings.push(`${join(out, `shards-${count}`)} holds no shard results of these settings; left alone`);
+      p.warnings.push(`${shardFolder(out, count)} holds no shard results of these settings; left alone`);
       continue;
     }
     if (!best || inv.done.length > best.done) best = { count, done: inv.done.length, missing: inv.missing };

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -24,8 +24,8 @@ import { selectImages, selectedItems, shardRanges, type OrdinalRange } from '../
 import type { ImageItem } from '../data/types.ts';
 import { makeDirs } from '../io/dirs.ts';
 import { temporaryPath, writeJsonAtomic } from '../io/atomic.ts';
-import { claimOutputFolder, recordOutputEntries } from '../io/output-folder.ts';
-import { TENSORS_FILE, type Network } from '../network/artifact.ts';
+import { claimOutputFolder, recordOutputEntries, shardCounts, shardFolder } from '../io/output-folder.ts';
+import { prototypesDigest, type Network } from '../network/artifact.ts';
 import { InputError } from '../util/errors.ts';
 import { packageVersion } from '../util/version.ts';
 import { DEFAULT_EXPLAIN_BATCH, Explainer, type ExplainerOptions } from './explain.ts';
@@ -97,7 +97,6 @@ interface ShardMeta {
   finished: string;
 }
 
-const shardFolder = (out: string, count: number) => join(out, `shards-${count}`);
 const shardLines = (out: string, index: number, count: number) => join(shardFolder(out, count), `${index}.jsonl`);
 const shardMeta = (out: string, index: number, count: number) => join(shardFolder(out, count), `${index}.json`);
 
@@ -208,12 +207,11 @@ export async function explainDataset(opts: ExplainDatasetOptions): Promise<Datas
 
 /** Every setting that changes a line: version, model, prototypes, images, explainer settings, batch. */
 async function settingsKey(ex: Explainer, sel: Awaited<ReturnType<typeof selectImages>>, opts: ExplainDatasetOptions, batch: number): Promise<string> {
-  const tensors = await readFile(join(ex.network.dir, TENSORS_FILE)).catch(() => null);
   const h = ex.header(null);
   const settings = {
     protolens: packageVersion(),
     model: ex.classifier.sha256,
-    prototypes: tensors ? createHash('sha256').update(tensors).digest('hex') : JSON.stringify(ex.network.manifest),
+    prototypes: await prototypesDigest(ex.network),
     data: { root: resolve(sel.dataset.root), format: sel.dataset.format, split: sel.split, size: sel.dataset.size, count: sel.count, classes: sel.dataset.classNames },
     settings: h.settings,
     heatmaps: opts.heatmaps ?? false,
@@ -224,9 +222,9 @@ async function settingsKey(ex: Explainer, sel: Awaited<ReturnType<typeof selectI
 
 /** The shard count whose shards hold lines of these settings (most of them), with the missing ones. */
 async function shardsToMerge(out: string, key: string): Promise<{ count: number; missing: number[] } | null> {
-  const counts = (await readdir(out)).map((n) => /^shards-(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+  const counts = await shardCounts(out);
   let best: { count: number; done: number; missing: number[] } | null = null;
-  for (const count of counts.sort((a, b) => a - b)) {
+  for (const count of counts) {
     const missing: number[] = [];
     for (let i = 0; i < count; i++) {
       const meta = await readFile(shardMeta(out, i, count), 'utf8').then((t) => JSON.parse(t) as Partial<ShardMeta>).catch(() => null);

@@ -73,6 +73,15 @@ async function writeClaim(dir: string, claim: Claim): Promise<void> {
   await writeFileAtomic(join(dir, OUTPUT_CLAIM_FILE), `${JSON.stringify(claim)}\n`);
 }
 
+/** `<out>/shards-<count>`: where the shards of a sharded run (evaluate, explain) put their partial results. */
+export const shardFolder = (out: string, count: number): string => join(out, `shards-${count}`);
+
+/** Shard counts N with a `shards-N` folder in `out`, ascending. */
+export async function shardCounts(out: string): Promise<number[]> {
+  const names = await readdir(out).catch(() => [] as string[]);
+  return names.map((n) => /^shards-(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+}
+
 /** Add top-level entries this run wrote to the claimed folder's record (see the module comment). */
 export async function recordOutputEntries(dir: string, entries: readonly string[]): Promise<void> {
   const path = join(dir, OUTPUT_CLAIM_FILE);

@@ -15,6 +15,7 @@
  *
  * save → load returns bit-identical tensors; load checks shapes and the exact-sum invariant.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
@@ -87,6 +88,15 @@ export interface Network extends NetworkTensors {
   numClasses: number;
   k: number;
   channels: number;
+}
+
+/**
+ * SHA-256 of the network's prototypes.safetensors (its numbers); the manifest's JSON when the file
+ * cannot be read (a network given as an object). Settings keys of sharded runs include it.
+ */
+export async function prototypesDigest(net: Network): Promise<string> {
+  const bytes = await readFile(join(net.dir, TENSORS_FILE)).catch(() => null);
+  return createHash('sha256').update(bytes ?? JSON.stringify(net.manifest)).digest('hex');
 }
 
 /** Write manifest and tensors atomically (tensors first: a manifest always points at whole tensors). */

@@ -6,9 +6,9 @@
  * the images that could not be decoded and every other metric's partial. A final `evaluate` without
  * a shard merges the N files into the report a one-machine run writes.
  */
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeDirs } from '../../io/dirs.ts';
+import { shardFolder } from '../../io/output-folder.ts';
 import { parseNumbers, stringifyNumbers } from '../../io/json-numbers.ts';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type Tensor } from '../../io/safetensors.ts';
 import type { Failure } from '../../data/types.ts';
@@ -49,7 +49,6 @@ interface PartialHeader {
   finished: string;
 }
 
-export const shardFolder = (out: string, count: number): string => join(out, `shards-${count}`);
 export const shardFile = (out: string, index: number, count: number): string => join(shardFolder(out, count), `${index}.safetensors`);
 
 /** Write shard `index` of `count`'s part (atomically). */
@@ -80,12 +79,6 @@ const parseHeader = (metadata: Record<string, string>, path: string): PartialHea
   if (h?.schema !== SHARD_PARTIAL_SCHEMA || h.version !== SHARD_PARTIAL_VERSION) throw new InputError(`${path}: not a protolens evaluation shard of version ${SHARD_PARTIAL_VERSION} (schema ${String(h?.schema)}, version ${String(h?.version)})`);
   return h as PartialHeader;
 };
-
-/** Shard counts N with a `shards-N` folder in `out`. */
-export async function shardCounts(out: string): Promise<number[]> {
-  const names = await readdir(out).catch(() => [] as string[]);
-  return names.map((n) => /^shards-(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
-}
 
 export interface ShardInventory {
   count: number;
