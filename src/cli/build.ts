@@ -39,7 +39,7 @@ const options: Record<string, OptionSpec> = {
   scaling: { type: 'string', value: 'lstsq|nnls', description: 'scaling of the NMF prototypes to the head vector (default: from the preset)' },
   objective: { type: 'string', value: 'residual|prototype', description: 'what the split objective compares with the NMF maps (default: from the preset)' },
   allocator: { type: 'string', value: 'NAME', description: 'residual split: uniform, nelder-mead, gradient or none (default: from the preset)' },
-  norm: { type: 'string', value: 'image-l2|class-l2', description: 'heatmap normalisation in the split objective', default: 'image-l2' },
+  norm: { type: 'string', value: 'image-l2|image-centred|class-l2', description: 'heatmap normalisation in the split objective (image-centred: each image map minus its mean first)', default: 'image-l2' },
   seed: { type: 'string', value: 'N', description: 'seed of every random choice of the decomposition (recorded)', default: '0' },
   'nmf-solver': { type: 'string', value: 'hals|mu', description: 'NMF solver', default: 'hals' },
   'nmf-max-iter': { type: 'string', value: 'N', description: "NMF iteration cap (default: the solver's)" },
@@ -50,6 +50,8 @@ const options: Record<string, OptionSpec> = {
   'gradient-method': { type: 'string', value: 'spg|softmax-lbfgs', description: 'gradient allocator: optimiser', default: 'spg' },
   'gradient-max-iter': { type: 'string', value: 'N', description: 'gradient allocator: iterations', default: '100' },
   'gradient-tol': { type: 'string', value: 'X', description: 'gradient allocator: relative-improvement tolerance', default: '1e-6' },
+  'peak-weight': { type: 'string', value: 'X', description: 'weight of the peak term of the split objective (0: off)', default: '0' },
+  'peak-temperature': { type: 'string', value: 'T', description: 'temperature of the peak term on unit-norm maps', default: '20' },
   'min-part-fidelity': { type: 'string', value: 'X', description: 'report a refined prototype whose heatmaps correlate with its NMF part below X (cosine, -1..1)', default: '0.5' },
   'low-fidelity': { type: 'string', value: 'ACTION', description: "for a class with such a prototype: 'report', or 'residual-term' (keep its NMF parts, the residual as an explicit term)", default: 'report' },
   threads: { type: 'string', value: 'N', description: 'worker threads for the decomposition (default: available cores)' },
@@ -133,8 +135,8 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
     preset: oneOfOption(values, 'preset', ['default', 'paper'] as const),
     scaling: oneOfOption(values, 'scaling', ['lstsq', 'nnls'] as const),
     objective: oneOfOption(values, 'objective', ['residual', 'prototype'] as const),
-    allocator: oneOfOption(values, 'allocator', ['uniform', 'nelder-mead', 'gradient', 'none'] as const),
-    norm: oneOfOption(values, 'norm', ['image-l2', 'class-l2'] as const),
+    allocator: oneOfOption(values, 'allocator', ['uniform', 'nelder-mead', 'gradient', 'free', 'none'] as const),
+    norm: oneOfOption(values, 'norm', ['image-l2', 'image-centred', 'class-l2'] as const),
     seed: intOption(values, 'seed', 0),
     nmf: {
       solver: oneOfOption(values, 'nmf-solver', ['hals', 'mu'] as const),
@@ -149,6 +151,8 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
       tolerance: positiveNumber(values, 'gradient-tol'),
     },
     minPartFidelity: numberOption(values, 'min-part-fidelity', { min: -1, max: 1 }),
+    peakWeight: numberOption(values, 'peak-weight', { min: 0 }),
+    peakTemperature: positiveNumber(values, 'peak-temperature'),
     lowFidelity: oneOfOption(values, 'low-fidelity', ['report', 'residual-term'] as const),
   };
   const pct = str(values, 'exemplar-percentile');

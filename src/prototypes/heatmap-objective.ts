@@ -67,6 +67,26 @@ export function mapFidelity(A: ArrayLike<number>, B: ArrayLike<number>, k: numbe
   return fid;
 }
 
+/**
+ * Subtract from each group's map (per prototype) its mean over the group's positions (N x k, float64).
+ * A map that is constant over an image becomes zero there: the centred objective ignores per-image
+ * offsets, which move no argmax.
+ */
+export function centreMaps(M: ArrayLike<number>, k: number, groups: Groups): Float64Array {
+  const out = new Float64Array(groups.count * groups.size * k);
+  for (let g = 0; g < groups.count; g++) {
+    const x0 = g * groups.size * k;
+    const x1 = x0 + groups.size * k;
+    for (let i = 0; i < k; i++) {
+      let m = 0;
+      for (let x = x0 + i; x < x1; x += k) m += M[x];
+      m /= groups.size;
+      for (let x = x0 + i; x < x1; x += k) out[x] = M[x] - m;
+    }
+  }
+  return out;
+}
+
 /** Squared Frobenius norm of each group of rows of F (N x D). */
 export function groupEnergy(F: Float32Array, D: number, groups: Groups): Float64Array {
   const e = new Float64Array(groups.count);
@@ -79,8 +99,22 @@ export function groupEnergy(F: Float32Array, D: number, groups: Groups): Float64
   return e;
 }
 
+/**
+ * The peak term: weight · sum_(i,g) KL(softmax(tau · A_ig) || softmax(tau · M_ig / nu_ig)), comparing
+ * the sharpened maps (a distribution over the group's positions concentrated on the peak), so that
+ * the candidate keeps the NMF map's peak where the consistency protocol looks (its argmax).
+ */
+export interface PeakTerm {
+  weight: number;
+  temperature: number;
+}
+
 /** The split objective for fixed targets; evaluates value and heatmap gradient. */
 export class HeatmapObjective {
+  /** softmax(tau · A) per (group, prototype) (N x k), when the peak term is on. */
+  private readonly peakTargets: Float64Array | null = null;
+  /** sum over (i, g) of weight · sum_x P log P (the constant part of the KL). */
+  private readonly peakEntropy: number = 0;
   /** Guard per group: (NORM_GUARD · ||F_g||_F · sigma)^2. */
   private readonly eps: Float64Array;
   /** Sum over (i, g) of ||A_ig||^2 (the constant part). */
@@ -97,21 +131,48 @@ export class HeatmapObjective {
     readonly groups: Groups,
     energy: Float64Array,
     sigma: number,
+    readonly peak: PeakTerm | null = null,
+    /** Compare maps centred per group (targets must be centred too): per-image offsets cost nothing. */
+    readonly centred = false,
   ) {
     this.eps = energy.map((e) => NORM_GUARD * NORM_GUARD * e * sigma * sigma);
     let t = 0;
     for (let x = 0; x < targets.length; x++) t += targets[x] * targets[x];
     this.targetEnergy = t;
+    if (peak && peak.weight > 0) {
+      const P = new Float64Array(targets.length);
+      let h = 0;
+      for (let g = 0; g < groups.count; g++) {
+        const x0 = g * groups.size * k;
+        for (let i = 0; i < k; i++) {
+          let m = -Infinity;
+          for (let x = x0 + i; x < x0 + groups.size * k; x += k) m = Math.max(m, peak.temperature * targets[x]);
+          let z = 0;
+          for (let x = x0 + i; x < x0 + groups.size * k; x += k) z += Math.exp(peak.temperature * targets[x] - m);
+          for (let x = x0 + i; x < x0 + groups.size * k; x += k) {
+            const lp = peak.temperature * targets[x] - m - Math.log(z);
+            P[x] = Math.exp(lp);
+            h += P[x] * lp;
+          }
+        }
+      }
+      this.peakTargets = P;
+      this.peakEntropy = peak.weight * h;
+    }
   }
 
   /** L for candidate heatmaps M (N x k). */
   value(M: ArrayLike<number>): number {
-    return this.evaluate(M, null);
+    return this.evaluate(this.centred ? centreMaps(M, this.k, this.groups) : M, null);
   }
 
   /** L and dL/dM (N x k, float32, written into `grad`). */
   valueAndGradient(M: ArrayLike<number>, grad: Float32Array): number {
-    return this.evaluate(M, grad);
+    if (!this.centred) return this.evaluate(M, grad);
+    const value = this.evaluate(centreMaps(M, this.k, this.groups), grad);
+    // Centring is a symmetric projection: the gradient is the centred gradient.
+    grad.set(centreMaps(grad, this.k, this.groups));
+    return value;
   }
 
   private evaluate(M: ArrayLike<number>, grad: Float32Array | null): number {
@@ -149,6 +210,44 @@ export class HeatmapObjective {
       if (grad) {
         for (let x = x0; x < x1; x += k) {
           for (let i = 0; i < k; i++) grad[x + i] = cm[i] * M[x + i] + ca[i] * targets[x + i];
+        }
+      }
+      if (this.peakTargets) total += this.peakValue(M, g, s, grad);
+    }
+    return total + this.peakEntropy;
+  }
+
+  /**
+   * The peak term's group g (without its constant entropy part): -weight · sum_x P log Q, Q =
+   * softmax(tau · M / nu); adds its gradient to `grad`. s holds the group's squared map norms.
+   */
+  private peakValue(M: ArrayLike<number>, g: number, s: Float64Array, grad: Float32Array | null): number {
+    const { k, groups } = this;
+    const P = this.peakTargets as Float64Array;
+    const { weight, temperature: tau } = this.peak as PeakTerm;
+    const x0 = g * groups.size * k;
+    const x1 = x0 + groups.size * k;
+    let total = 0;
+    for (let i = 0; i < k; i++) {
+      const den = s[i] + this.eps[g];
+      // A zero map's Q is uniform: its cross-entropy is constant and has no gradient.
+      const nu = den > 0 ? Math.sqrt(den) : 1;
+      let m = -Infinity;
+      for (let x = x0 + i; x < x1; x += k) m = Math.max(m, (tau * M[x]) / nu);
+      let z = 0;
+      for (let x = x0 + i; x < x1; x += k) z += Math.exp((tau * M[x]) / nu - m);
+      const logZ = m + Math.log(z);
+      let gm = 0;
+      for (let x = x0 + i; x < x1; x += k) {
+        const lq = (tau * M[x]) / nu - logZ;
+        total -= weight * P[x] * lq;
+        if (grad) gm += weight * tau * (Math.exp(lq) - P[x]) * M[x];
+      }
+      if (grad && den > 0) {
+        // dL/dM_y = G_y / nu - M_y (sum_x G_x M_x) / nu^3, G = weight · tau · (Q - P).
+        for (let x = x0 + i; x < x1; x += k) {
+          const G = weight * tau * (Math.exp((tau * M[x]) / nu - logZ) - P[x]);
+          grad[x] += G / nu - (M[x] * gm) / (nu * nu * nu);
         }
       }
     }

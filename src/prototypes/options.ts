@@ -13,12 +13,12 @@ export type Scaling = 'lstsq' | 'nnls';
  */
 export type SplitObjective = 'residual' | 'prototype';
 /** How the residual R is distributed over the prototypes. */
-export type Allocator = 'uniform' | 'nelder-mead' | 'gradient' | 'none';
+export type Allocator = 'uniform' | 'nelder-mead' | 'gradient' | 'free' | 'none';
 /**
  * Norm of the split objective: `image-l2` divides each image's heatmap (its HW positions) by its
  * L2 norm; `class-l2` divides the concatenated heatmap of all the class's images by one L2 norm.
  */
-export type HeatmapNorm = 'image-l2' | 'class-l2';
+export type HeatmapNorm = 'image-l2' | 'image-centred' | 'class-l2';
 /** Named option sets: `paper` is the formulation of Tan et al.; `default` the measured best. */
 export type Preset = 'paper' | 'default';
 
@@ -85,6 +85,10 @@ export interface DecomposeOptions {
    * is reported: its map no longer shows its part (at -1 it is flipped). Default 0.5; in [-1, 1].
    */
   minPartFidelity?: number;
+  /** Weight of the peak term of the split objective (0: off). */
+  peakWeight?: number;
+  /** Temperature of the peak term (applied to unit-norm maps). */
+  peakTemperature?: number;
   /**
    * What a class with such a prototype gets: `report` (default: warned about and flagged in the
    * manifest, summary, report and viewer) or `residual-term` (the class is decomposed again with
@@ -112,6 +116,7 @@ export interface ResolvedOptions {
   gradient: { method: 'spg' | 'softmax-lbfgs'; maxIterations: number; tolerance: number; memory: number };
   minPartFidelity: number;
   lowFidelity: LowFidelityAction;
+  peak: { weight: number; temperature: number };
 }
 
 /** The formulation of Tan et al. (least squares, objective on r_i, Nelder-Mead). */
@@ -141,8 +146,8 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
     preset,
     scaling: oneOf('scaling', opts.scaling, ['lstsq', 'nnls'] as const, base.scaling),
     objective: oneOf('objective', opts.objective, ['residual', 'prototype'] as const, base.objective),
-    allocator: oneOf('allocator', opts.allocator, ['uniform', 'nelder-mead', 'gradient', 'none'] as const, base.allocator),
-    norm: oneOf('norm', opts.norm, ['image-l2', 'class-l2'] as const, 'image-l2'),
+    allocator: oneOf('allocator', opts.allocator, ['uniform', 'nelder-mead', 'gradient', 'free', 'none'] as const, base.allocator),
+    norm: oneOf('norm', opts.norm, ['image-l2', 'image-centred', 'class-l2'] as const, 'image-l2'),
     seed,
     maxImages: integer('maxImages', opts.maxImages, 1, null),
     nmf: {
@@ -164,5 +169,9 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
     },
     minPartFidelity: optional(opts.minPartFidelity, DEFAULT_MIN_PART_FIDELITY, (x) => checkedNumber('option minPartFidelity', x, { min: -1, max: 1 })),
     lowFidelity: oneOf('lowFidelity', opts.lowFidelity, ['report', 'residual-term'] as const, 'report'),
+    peak: {
+      weight: optional(opts.peakWeight, 0, (x) => checkedNumber('option peakWeight', x, { min: 0 })),
+      temperature: positive('peakTemperature', opts.peakTemperature, 20) as number,
+    },
   };
 }

@@ -5,9 +5,9 @@
  */
 import { storeExactSum, type ExactSum } from './exact-sum.ts';
 import { FeatureProducts } from './feature-products.ts';
-import { groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, type Groups } from './heatmap-objective.ts';
+import { centreMaps, groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, type Groups } from './heatmap-objective.ts';
 import type { ResolvedOptions } from './options.ts';
-import { channelAffinity, objectiveAt, splitGradient, splitNelderMead, splitUniform, type SplitProblem, type SplitResult } from './residual-split.ts';
+import { channelAffinity, objectiveAt, splitFree, splitGradient, splitNelderMead, splitUniform, type SplitProblem, type SplitResult } from './residual-split.ts';
 import { maxAbs, scaled32, unitScale } from './power-of-two.ts';
 import { scalePrototypes } from './scaling.ts';
 
@@ -63,7 +63,8 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
   const k = opts.k;
   const N = n * hw;
   const warnings: string[] = [];
-  const groups: Groups = opts.norm === 'image-l2' ? { count: n, size: hw } : { count: 1, size: N };
+  const groups: Groups = opts.norm === 'class-l2' ? { count: 1, size: N } : { count: n, size: hw };
+  const centred = opts.norm === 'image-centred';
 
   const { alpha, R } = scalePrototypes(P, k, D, v, opts.scaling);
   const vNorm = norm2(v);
@@ -74,7 +75,7 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
   // float32 products clear of overflow and underflow whatever the scale of F and v.
   const products = await FeatureProducts.create(F, N, D);
   const nmfMaps = await products.maps(scaled32(P, unitScale(maxAbs(P))), k);
-  const targets = normalizeMaps(nmfMaps, k, groups);
+  const targets = normalizeMaps(centred ? centreMaps(nmfMaps, k, groups) : nmfMaps, k, groups);
 
   const scaled = new Float64Array(k * D);
   let scaledMax = 0;
@@ -86,7 +87,7 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
   const base = new Float64Array(k * D);
   if (opts.objective === 'prototype') for (let x = 0; x < k * D; x++) base[x] = scaled[x] * qs;
   const sigma = (opts.objective === 'prototype' ? scaledMax + rNorm : rNorm) * qs;
-  const objective = new HeatmapObjective(targets, k, groups, groupEnergy(F, D, groups), sigma);
+  const objective = new HeatmapObjective(targets, k, groups, groupEnergy(F, D, groups), sigma, opts.peak.weight > 0 ? opts.peak : null, centred);
   const problem: SplitProblem = { k, D, base, R: R.map((x) => x * qs), products, objective };
 
   const uniform = await splitUniform(problem);
@@ -100,6 +101,9 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
       break;
     case 'gradient':
       chosen = await splitGradient(problem, opts.gradient);
+      break;
+    case 'free':
+      chosen = await splitFree(problem, opts.gradient);
       break;
     case 'none': {
       const zero = new Float64Array(k * D);
@@ -116,7 +120,10 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
   const rows = opts.allocator === 'none' ? k + 1 : k;
   const terms = new Float64Array(rows * D);
   const W = chosen.weights;
-  for (let i = 0; i < k; i++) for (let c = 0; c < D; c++) terms[i * D + c] = scaled[i * D + c] + W[i * D + c] * R[c];
+  const shares = chosen.shares;
+  for (let i = 0; i < k; i++) {
+    for (let c = 0; c < D; c++) terms[i * D + c] = scaled[i * D + c] + (shares ? shares[i * D + c] / qs : W[i * D + c] * R[c]);
+  }
   if (opts.allocator === 'none') terms.set(R, k * D);
   const stored = storeExactSum(terms, rows, v, label, opts.allocator === 'none' ? k : undefined);
   const prototypes = stored.rows.slice(0, k * D);

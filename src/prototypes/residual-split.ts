@@ -45,6 +45,11 @@ export interface SplitResult {
   iterations: number;
   /** Why the optimiser stopped (`fixed` for splits without an optimiser). */
   stop: string;
+  /**
+   * Free split only: the residual shares r_i themselves (k x D, at the problem's scale, summing to R
+   * in every channel); `weights` is then unused.
+   */
+  shares?: Float64Array;
 }
 
 /** Uniform weights 1/k (k x D). */
@@ -182,4 +187,60 @@ export async function splitGradient(p: SplitProblem, opts: ResolvedOptions['grad
     firstStep: 10,
   });
   return { weights: softmaxColumns(r.x, k, D), objective: r.f, evaluations: r.evaluations, iterations: r.iterations, stop: r.reason };
+}
+
+/** Free-split candidates q_i = base_i + R/k + U_i - mean_j U_j (float32 for the engine). */
+function freeCandidates(p: SplitProblem, U: ArrayLike<number>): Float32Array {
+  const { k, D, base, R } = p;
+  const Q = new Float32Array(k * D);
+  for (let c = 0; c < D; c++) {
+    let m = 0;
+    for (let i = 0; i < k; i++) m += U[i * D + c];
+    m /= k;
+    for (let i = 0; i < k; i++) Q[i * D + c] = base[i * D + c] + R[c] / k + U[i * D + c] - m;
+  }
+  return Q;
+}
+
+/** The residual shares of a free split: r_i = R/k + U_i - mean_j U_j. */
+function freeShares(p: SplitProblem, U: ArrayLike<number>): Float64Array {
+  const { k, D, R } = p;
+  const S = new Float64Array(k * D);
+  for (let c = 0; c < D; c++) {
+    let m = 0;
+    for (let i = 0; i < k; i++) m += U[i * D + c];
+    m /= k;
+    for (let i = 0; i < k; i++) S[i * D + c] = R[c] / k + U[i * D + c] - m;
+  }
+  return S;
+}
+
+/**
+ * The `free` allocator: residual shares r_i in any direction (not only w_i ⊙ R), summing to R:
+ * r_i = R/k + U_i - mean_j U_j, U optimised by L-BFGS from 0 (the uniform split). The gradient is the
+ * pull-back projected on the sum-zero subspace, so U never leaves the row space of F: the shares move
+ * only in directions the class's features can show.
+ */
+export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient']): Promise<SplitResult> {
+  const { k, D } = p;
+  if (k === 1) return splitUniform(p);
+  const r = await minimizeLbfgs(
+    async (U, dU) => {
+      const M = await p.products.maps(freeCandidates(p, U), k);
+      if (!dU) return p.objective.value(M);
+      const dM = new Float32Array(M.length);
+      const value = p.objective.valueAndGradient(M, dM);
+      const dQ = await p.products.pullback(dM, k);
+      for (let c = 0; c < D; c++) {
+        let m = 0;
+        for (let i = 0; i < k; i++) m += dQ[i * D + c];
+        m /= k;
+        for (let i = 0; i < k; i++) dU[i * D + c] = dQ[i * D + c] - m;
+      }
+      return value;
+    },
+    new Float64Array(k * D),
+    { maxIterations: opts.maxIterations, tolerance: opts.tolerance, memory: opts.memory, firstStep: 0.1 },
+  );
+  return { weights: uniformWeights(k, D), shares: freeShares(p, r.x), objective: r.f, evaluations: r.evaluations, iterations: r.iterations, stop: r.reason };
 }

@@ -37,6 +37,9 @@ test('every allocator is at most the uniform split on the objective it optimises
     { preset: 'paper', nelderMead: { maxEvaluations: 200 } },
     { gradient: { method: 'softmax-lbfgs', maxIterations: 30 } },
     { norm: 'class-l2', gradient: { maxIterations: 30 } },
+    { allocator: 'free', gradient: { maxIterations: 30 } },
+    { allocator: 'free', peakWeight: 16, peakTemperature: 120, gradient: { maxIterations: 30 } },
+    { peakWeight: 4, peakTemperature: 30, gradient: { maxIterations: 30 } },
   ];
   for (const options of variants) {
     for (const seed of [1, 2]) {
@@ -45,6 +48,25 @@ test('every allocator is at most the uniform split on the objective it optimises
       assert.ok(r.diagnostics.objectiveChosen < 0.99 * r.diagnostics.objectiveUniform, `${JSON.stringify(options)} improves on uniform`);
     }
   }
+});
+
+test('free split: shares move only where the features can show them; channels no image uses keep the uniform share', async () => {
+  const c = signedCase(3);
+  // Silence 20 channels in every image: F has no row-space component there.
+  const dead = Array.from({ length: 20 }, (_, j) => 5 + 6 * j);
+  for (let r = 0; r < c.n * c.hw; r++) for (const ch of dead) c.F[r * c.d + ch] = 0;
+  const r = await decomposeClass(c, { k: 3, allocator: 'free', peakWeight: 4, gradient: { maxIterations: 40 } });
+  assert.ok(r.diagnostics.objectiveChosen < 0.9 * r.diagnostics.objectiveUniform, 'the free split improves on the uniform split here');
+  let moved = 0;
+  for (let i = 0; i < 3; i++) {
+    for (let ch = 0; ch < r.d; ch++) {
+      const uniformShare = r.alpha[i] * r.initialPrototypes[i * r.d + ch] + r.residual[ch] / 3;
+      const diff = Math.abs(r.prototypes[i * r.d + ch] - uniformShare);
+      if (dead.includes(ch)) assert.ok(diff <= 1e-6 * Math.max(1e-30, Math.abs(uniformShare)) + 1e-7 * Math.hypot(...r.residual), `prototype ${i}, silent channel ${ch}: moved by ${diff}`);
+      else moved = Math.max(moved, diff);
+    }
+  }
+  assert.ok(moved > 1e-3 * Math.hypot(...r.residual), 'the shares did move in the channels the features use');
 });
 
 test('the paper preset is least squares, objective on r_i, Nelder-Mead; its residual is orthogonal to every prototype', async () => {

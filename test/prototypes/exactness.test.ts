@@ -7,7 +7,7 @@ import { type Allocator, type Scaling } from '../../src/prototypes/options.ts';
 import { Rng } from '../../src/util/random.ts';
 import { plantedClass } from './planted.ts';
 
-const allocators: Allocator[] = ['uniform', 'nelder-mead', 'gradient', 'none'];
+const allocators: Allocator[] = ['uniform', 'nelder-mead', 'gradient', 'free', 'none'];
 const scalings: Scaling[] = ['lstsq', 'nnls'];
 
 /** Check the invariant from the stored float32 values themselves, summed in float64. */

@@ -145,3 +145,46 @@ test('on the final prototypes the objective is 2n·sum_i(1 - part fidelity_i): t
   const obj = r.diagnostics.objectiveChosen;
   assert.ok(Math.abs(obj - fromFidelity) <= 1e-4 * Math.max(1, obj), `objective ${obj} vs 2n·sum(1 - fidelity) ${fromFidelity}`);
 });
+
+test('peak term: value is the literal KL of the sharpened maps, gradient matches finite differences', () => {
+  const rng = new Rng(5);
+  const groups: Groups = { count: 2, size: 4 };
+  const k = 2;
+  const targets = normalizeMaps(Float64Array.from({ length: 16 }, () => rng.uniform(0, 1)), k, groups);
+  const energy = Float64Array.from([1, 1]);
+  const plain = new HeatmapObjective(targets, k, groups, energy, 1);
+  const peak = { weight: 3, temperature: 7 };
+  const obj = new HeatmapObjective(targets, k, groups, energy, 1, peak);
+  const M = Float64Array.from({ length: 16 }, () => rng.normal());
+  // Reference: KL(softmax(tau A) || softmax(tau M / ||M||)) per (image, prototype), written out.
+  let kl = 0;
+  for (let g = 0; g < 2; g++) {
+    for (let i = 0; i < k; i++) {
+      const rows = [0, 1, 2, 3].map((h) => (g * 4 + h) * k + i);
+      const norm = Math.sqrt(rows.reduce((s, x) => s + M[x] * M[x], 0) + (NORM_GUARD * NORM_GUARD));
+      const softmax = (v: number[]) => {
+        const e = v.map((x) => Math.exp(x));
+        const s = e.reduce((a, b) => a + b, 0);
+        return e.map((x) => x / s);
+      };
+      const p = softmax(rows.map((x) => peak.temperature * targets[x]));
+      const q = softmax(rows.map((x) => (peak.temperature * M[x]) / norm));
+      kl += p.reduce((s, px, h) => s + px * Math.log(px / q[h]), 0);
+    }
+  }
+  const got = obj.value(M) - plain.value(M);
+  assert.ok(Math.abs(got - peak.weight * kl) <= 1e-9 * Math.abs(peak.weight * kl), `${got} vs ${peak.weight * kl}`);
+  // The KL of a map against its own target is zero: the candidate equal to A adds nothing.
+  assert.ok(Math.abs(obj.value(targets) - plain.value(targets)) < 1e-9);
+  const grad = new Float32Array(16);
+  obj.valueAndGradient(M, grad);
+  for (let x = 0; x < 16; x++) {
+    const h = 1e-6;
+    const mp = Float64Array.from(M);
+    const mm = Float64Array.from(M);
+    mp[x] += h;
+    mm[x] -= h;
+    const fd = (obj.value(mp) - obj.value(mm)) / (2 * h);
+    assert.ok(Math.abs(fd - grad[x]) <= 1e-4 * Math.max(1, Math.abs(fd)), `entry ${x}: ${grad[x]} vs ${fd}`);
+  }
+});
