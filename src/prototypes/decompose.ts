@@ -5,6 +5,7 @@
  */
 import { InputError } from '../util/errors.ts';
 import { Rng } from '../util/random.ts';
+import { chooseK, type KSelection } from './choose-k.ts';
 import { discoverPrototypes } from './discover.ts';
 import { resolveOptions, type DecomposeOptions, type ResolvedOptions } from './options.ts';
 import { refinePrototypes } from './refine.ts';
@@ -61,6 +62,8 @@ export interface DecompositionDiagnostics {
    * refinement before any fallback), and the fallback applied to the class (null: reported only).
    */
   lowFidelity: { threshold: number; prototypes: number[]; partFidelity: number[]; fallback: 'residual-term' | null };
+  /** `k: 'auto'`: the NMF error curve, the part gains and the chosen k (null: k was fixed). */
+  kSelection: KSelection | null;
   warnings: string[];
 }
 
@@ -133,14 +136,17 @@ function subsetImages(F: Float32Array, n: number, rowsPerImage: number, max: num
  */
 export async function decomposeClass(input: ClassInput, options: DecomposeOptions = {}): Promise<ClassDecomposition> {
   const t0 = performance.now();
-  const opts = resolveOptions(options);
+  const resolved = resolveOptions(options);
   const label = classLabel(input);
-  checkInput(input, opts.k, label);
+  checkInput(input, resolved.k, label);
   const { hw, d } = input;
-  const { F, n } = opts.maxImages !== null ? subsetImages(input.F, input.n, hw * d, opts.maxImages, opts.seed) : input;
-  if (opts.k > n * hw) throw new InputError(`${label}: option k = ${opts.k} exceeds the ${n * hw} feature rows of the images used`);
+  const { F, n } = resolved.maxImages !== null ? subsetImages(input.F, input.n, hw * d, resolved.maxImages, resolved.seed) : input;
+  if (resolved.k > n * hw) throw new InputError(`${label}: option ${resolved.kAuto ? 'kMax' : 'k'} = ${resolved.k} exceeds the ${n * hw} feature rows of the images used`);
 
-  const found = await discoverPrototypes(F, n * hw, d, opts);
+  // k: 'auto' picks this class's k from its NMF error curve; the rest runs with that k.
+  const auto = resolved.kAuto ? await chooseK(F, n * hw, d, resolved, resolved.k, resolved.kAuto) : null;
+  const opts = auto ? { ...resolved, k: auto.selection.k } : resolved;
+  const found = auto ? auto.found : await discoverPrototypes(F, n * hw, d, opts);
   const t1 = performance.now();
   let refined = await refinePrototypes({ F, n, hw, d, v: input.v }, found.P, opts, label);
   // A prototype whose refined map left its part (fidelity below the threshold, NaN included) is never
@@ -188,10 +194,11 @@ export async function decomposeClass(input: ClassInput, options: DecomposeOption
       allocatorStop: refined.allocatorStop,
       imagesUsed: n,
       lowFidelity: { threshold: opts.minPartFidelity, prototypes: low, partFidelity: low.map((i) => firstFidelity[i]), fallback: fallback ? 'residual-term' : null },
+      kSelection: auto ? auto.selection : null,
       warnings: [...found.warnings.map((w) => `${label}: ${w}`), ...refined.warnings, ...lowWarnings],
     },
     timing: { nmf: (t1 - t0) / 1000, refine: (t2 - t1) / 1000, total: (performance.now() - t0) / 1000 },
-    options: opts,
+    options: resolved,
     seed: opts.seed,
   };
 }

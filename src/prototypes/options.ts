@@ -65,8 +65,23 @@ export interface GradientSettings {
 
 /** Options of {@link decomposeClass}. Unset fields take the preset's value, then the default. */
 export interface DecomposeOptions {
-  /** Prototypes per class. Default 3 (the paper's figures). */
-  k?: number;
+  /**
+   * Prototypes per class, or `auto`: chosen per class from the NMF error curve (choose-k.ts), at
+   * most `kMax`. Default 3 (the paper's figures).
+   */
+  k?: number | 'auto';
+  /** `k: 'auto'` only: the largest k considered. Default 10. */
+  kMax?: number;
+  /**
+   * `k: 'auto'` only: a further part is kept while it explains at least this share of the features'
+   * energy left unexplained by the first part. Default 0.02.
+   */
+  kMinGain?: number;
+  /**
+   * `k: 'auto'` only: a further part is kept while it explains at least this fraction of what the
+   * previous part explained (below it, the curve has its elbow). Default 0.1.
+   */
+  kMinRatio?: number;
   /** Start from a named option set; explicit fields override it. Default `default`. */
   preset?: Preset;
   scaling?: Scaling;
@@ -98,12 +113,21 @@ export interface DecomposeOptions {
 }
 
 export type LowFidelityAction = 'report' | 'residual-term';
+/** Default largest k of `k: 'auto'`. */
+export const DEFAULT_K_MAX = 10;
+/** Default floor of a further part's gain, `k: 'auto'` (choose-k.ts). */
+export const DEFAULT_K_MIN_GAIN = 0.02;
+/** Default elbow ratio of `k: 'auto'` (choose-k.ts). */
+export const DEFAULT_K_MIN_RATIO = 0.1;
 /** Default part-fidelity threshold below which a refined prototype is reported. */
 export const DEFAULT_MIN_PART_FIDELITY = 0.5;
 
 /** Fully resolved options, as recorded in every result. */
 export interface ResolvedOptions {
+  /** Prototypes per class; with `kAuto`, the largest k considered. */
   k: number;
+  /** `k: 'auto'`: k is chosen per class up to `k` (null: k is fixed). */
+  kAuto: { minGain: number; minRatio: number } | null;
   preset: Preset;
   scaling: Scaling;
   objective: SplitObjective;
@@ -142,7 +166,14 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
   const base = PRESETS[preset];
   const seed = optional(opts.seed, 0, (x) => checkedInteger('option seed', x, 0, 0xffffffff));
   return {
-    k: integer('k', opts.k, 1, 3) as number,
+    k: opts.k === 'auto' ? (integer('kMax', opts.kMax, 1, DEFAULT_K_MAX) as number) : (integer('k', opts.k, 1, 3) as number),
+    kAuto:
+      opts.k === 'auto'
+        ? {
+            minGain: optional(opts.kMinGain, DEFAULT_K_MIN_GAIN, (x) => checkedNumber('option kMinGain', x, { min: 0, max: 1 })),
+            minRatio: optional(opts.kMinRatio, DEFAULT_K_MIN_RATIO, (x) => checkedNumber('option kMinRatio', x, { min: 0, max: 1 })),
+          }
+        : null,
     preset,
     scaling: oneOf('scaling', opts.scaling, ['lstsq', 'nnls'] as const, base.scaling),
     objective: oneOf('objective', opts.objective, ['residual', 'prototype'] as const, base.objective),
