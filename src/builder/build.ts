@@ -328,7 +328,7 @@ async function computeClasses(
         });
         const rendered = await renderClassExemplars(
           scorer,
-          { classIndex: c, className: classNames[c], features: cf.features, items, ...(cf.pictures ? { pictures: cf.pictures } : {}), prototypes: r.prototypes, k, H, W, D },
+          { classIndex: c, className: classNames[c], features: cf.features, items, ...(cf.pictures ? { pictures: cf.pictures } : {}), prototypes: r.prototypes, k: r.k, H, W, D },
           {
             datasetRoot: o.data,
             preprocess: ctx.cfg,
@@ -406,7 +406,15 @@ async function missingClassesError(ctx: BuildContext, missing: readonly number[]
 
 /** Read every class's result and write the network into `out` (exemplars, index, tensors, manifest). */
 async function assemble(ctx: BuildContext, out: OutputFolder): Promise<{ manifest: NetworkManifest; failures: ItemFailure[]; images: number }> {
-  const { o, C, k, D, H, W, classNames, modelInfo, signal, label } = ctx;
+  const { o, C, D, H, W, classNames, modelInfo, signal, label } = ctx;
+  // With k 'auto' the classes' k differ: the tensors hold the largest, padded with zero prototypes
+  // (alpha 0), and prototype_count says how many each class has.
+  let k = ctx.k;
+  if (o.decompose.kAuto) {
+    k = 1;
+    for (let c = 0; c < C; c++) k = Math.max(k, (await ctx.results.summary(c)).prototypes);
+  }
+  const prototypeCounts = new Int32Array(C);
   const tensors: NetworkTensors = {
     prototypes: new Float32Array(C * k * D),
     initialPrototypes: new Float32Array(C * k * D),
@@ -414,6 +422,7 @@ async function assemble(ctx: BuildContext, out: OutputFolder): Promise<{ manifes
     residualTerm: new Float32Array(C * D),
     headWeight: ctx.headW,
     bias: ctx.headB,
+    prototypeCounts,
   };
   const classes: ClassSummary[] = new Array(C);
   const failures: ItemFailure[] = [];
@@ -422,14 +431,19 @@ async function assemble(ctx: BuildContext, out: OutputFolder): Promise<{ manifes
   for (let c = 0; c < C; c++) {
     throwIfAborted(signal);
     const r = await ctx.results.read(c);
-    if (r.prototypes.length !== k * D || r.alpha.length !== k) throw new InputError(`${ctx.results.classPath(c)}: ${label(c)} has ${r.alpha.length} prototypes of ${r.prototypes.length / Math.max(1, r.alpha.length)} values, expected k = ${k} of ${D}; delete the file to recompute it`);
+    const kc = r.alpha.length;
+    const kOk = o.decompose.kAuto ? kc >= 1 && kc <= k : kc === k;
+    if (r.prototypes.length !== kc * D || r.initialPrototypes.length !== kc * D || !kOk) {
+      throw new InputError(`${ctx.results.classPath(c)}: ${label(c)} has ${kc} prototypes of ${r.prototypes.length / Math.max(1, kc)} values, expected ${o.decompose.kAuto ? `1 to ${k}` : `k = ${k}`} of ${D}; delete the file to recompute it`);
+    }
+    prototypeCounts[c] = kc;
     if (o.strict && r.failures.length > 0) {
       const f = r.failures[0];
       throw new InputError(`image ${f.path}: ${f.reason} (${label(c)}, recorded in the results cache; strict mode accepts no undecodable images)`);
     }
     tensors.prototypes.set(r.prototypes, c * k * D);
     tensors.initialPrototypes.set(r.initialPrototypes, c * k * D);
-    for (let i = 0; i < k; i++) tensors.alpha[c * k + i] = r.alpha[i];
+    for (let i = 0; i < kc; i++) tensors.alpha[c * k + i] = r.alpha[i];
     if (r.residualTerm) tensors.residualTerm.set(r.residualTerm, c * D);
     classes[c] = { index: c, name: classNames[c], images: r.images, failed: r.failed, diagnostics: r.diagnostics };
     for (const w of (r.diagnostics.warnings as string[] | undefined) ?? []) ctx.warn(w);

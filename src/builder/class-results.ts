@@ -118,12 +118,14 @@ export class ResultStore {
   }
 
   /** What a class's file says about its images and warnings, from its header alone (no tensors read). */
-  async summary(classIndex: number): Promise<{ images: number; failures: ItemFailure[]; warnings: string[] }> {
+  async summary(classIndex: number): Promise<{ images: number; failures: ItemFailure[]; warnings: string[]; prototypes: number }> {
     const p = this.classPath(classIndex);
-    const { metadata } = await readSafetensorsHeader(p);
+    const { metadata, tensors } = await readSafetensorsHeader(p);
     try {
       const summary = JSON.parse(metadata.summary) as { images: number; diagnostics: { warnings?: string[] } };
-      return { images: summary.images, failures: JSON.parse(metadata.failures), warnings: summary.diagnostics.warnings ?? [] };
+      const prototypes = tensors.alpha?.shape[0];
+      if (typeof prototypes !== 'number') throw new Error('no alpha');
+      return { images: summary.images, failures: JSON.parse(metadata.failures), warnings: summary.diagnostics.warnings ?? [], prototypes };
     } catch {
       throw new InputError(`${p}: unreadable metadata 'summary' or 'failures'; delete the file to recompute the class`);
     }

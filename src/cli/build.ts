@@ -13,6 +13,13 @@ import type { DecomposeOptions } from '../prototypes/options.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 
+/** --k: a positive integer or 'auto'. */
+function kOption(values: Parsed['values']): number | undefined {
+  const v = values.k;
+  if (typeof v === 'string' && !/^\s*\+?\d+\s*$/.test(v)) throw new UsageError(`--k: expected a positive integer or 'auto', got '${v}'`);
+  return intOption(values, 'k');
+}
+
 /** Exit code of a build stopped by SIGINT (128 + 2, the shell convention). */
 export const EXIT_INTERRUPTED = 130;
 /** Exit code of a build stopped by SIGTERM (128 + 15). */
@@ -28,7 +35,10 @@ const options: Record<string, OptionSpec> = {
   format: { type: 'string', value: 'FMT', description: "dataset layout: auto, imagefolder or cub (auto: cub when images.txt and classes.txt are at the root)", default: 'auto' },
   split: { type: 'string', value: 'SPLIT', description: 'train, test or all (default: train for CUB; ImageFolder has no split: all)' },
   'class-list': { type: 'string', value: 'FILE', description: "ImageFolder: class names in the model's output order, one per line (default: sorted folder names)" },
-  k: { type: 'string', value: 'K', description: 'prototypes per class', default: '3' },
+  k: { type: 'string', value: 'K|auto', description: "prototypes per class, or 'auto': chosen per class at the elbow of the NMF error curve (up to --k-max)", default: '3' },
+  'k-max': { type: 'string', value: 'N', description: '--k auto: the largest k considered', default: '10' },
+  'k-min-gain': { type: 'string', value: 'X', description: "--k auto: keep a further part only if it explains this share of the energy the first part leaves", default: '0.02' },
+  'k-min-ratio': { type: 'string', value: 'X', description: "--k auto: keep a further part only if it explains this fraction of what the previous part did (the elbow)", default: '0.1' },
   'max-images-per-class': { type: 'string', value: 'N', description: "use at most N images per class, evenly spaced over the class's listing (default: all)" },
   ...preprocessOptions,
   'input-layout': { type: 'string', value: 'NCHW|NHWC', description: "the model's input layout, overriding the guess (the images follow it)" },
@@ -131,7 +141,10 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
   if (!model) throw new UsageError("--model M.onnx is required\nRun 'protolens build --help' for usage.");
   if (!data) throw new UsageError("--data DIR is required\nRun 'protolens build --help' for usage.");
   const decompose: Omit<DecomposeOptions, 'maxImages'> = {
-    k: intOption(values, 'k'),
+    k: values.k === 'auto' ? ('auto' as const) : kOption(values),
+    kMax: intOption(values, 'k-max'),
+    kMinGain: numberOption(values, 'k-min-gain', { min: 0, max: 1 }),
+    kMinRatio: numberOption(values, 'k-min-ratio', { min: 0, max: 1 }),
     preset: oneOfOption(values, 'preset', ['default', 'paper'] as const),
     scaling: oneOfOption(values, 'scaling', ['lstsq', 'nnls'] as const),
     objective: oneOfOption(values, 'objective', ['residual', 'prototype'] as const),

@@ -19,7 +19,7 @@ import { loadImage } from '../data/load.ts';
 import { type ImageItem } from '../data/types.ts';
 import { type PreprocessConfig } from '../data/preprocess-config.ts';
 import type { Classifier } from '../model/classifier.ts';
-import { loadNetwork, type Network } from '../network/artifact.ts';
+import { loadNetwork, prototypeCount, type Network } from '../network/artifact.ts';
 import { openNetworkModel } from '../network/open.ts';
 import type { ExemplarEntry } from '../network/exemplar-index.ts';
 import { CheckError, InputError, UsageError } from '../util/errors.ts';
@@ -273,7 +273,8 @@ export class Explainer {
     let sum = bias;
     let scale = Math.max(1, Math.abs(logit), Math.abs(bias));
     let absTerms = Math.abs(bias);
-    for (let i = 0; i < k; i++) {
+    // k 'auto': class c has prototypeCount(net, c) prototypes; the padded rows are zero and not listed.
+    for (let i = 0; i < prototypeCount(net, c); i++) {
       const heatmap = maps.subarray(i * HW, (i + 1) * HW);
       const contribution = contributions[i];
       sum += contribution;

@@ -113,6 +113,8 @@ function metadataFor(network: Network, clf: Classifier, sourceSha: string, heatm
     'protolens.source_sha256': sourceSha,
     'protolens.class_names': JSON.stringify(m.classNames),
     'protolens.k': String(network.k),
+    // Prototypes of each class: with k 'auto' the contributions beyond a class's count are exactly 0.
+    'protolens.prototype_counts': JSON.stringify(Array.from(network.prototypeCounts)),
     'protolens.heatmaps': heatmaps,
     'protolens.residual': residual ? 'residual_contribution' : 'none',
     'protolens.bias': JSON.stringify(Array.from(network.bias)),

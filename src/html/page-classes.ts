@@ -83,7 +83,8 @@ export function pageClasses(inp: PageClassInputs): PageClass[] {
         meanPartFidelity: numberOrNull(d.meanPartFidelity),
         partFidelityUniformMean: uniform.length > 0 ? uniform.reduce((a, b) => a + b, 0) / uniform.length : null,
       },
-      prototypes: Array.from({ length: inp.k }, (_, i) => ({
+      // k 'auto': each class shows its own prototypes (the manifest's per-class count).
+      prototypes: Array.from({ length: Number.isInteger(d.prototypes) ? (d.prototypes as number) : inp.k }, (_, i) => ({
         index: i,
         partFidelity: fidelity[i] ?? null,
         lowFidelity: low.has(i),

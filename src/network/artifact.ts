@@ -11,6 +11,8 @@
  *                              residual_term       [C, D]     zero unless allocator `none`
  *                              head_weight         [C, D]     the model's W (after folding)
  *                              bias                [C]        the model's b
+ *                              prototype_count     [C] int32  prototypes of each class (k 'auto': the rows
+ *                                                             beyond it are zero; absent in older files: k)
  *   exemplars/index.json     per class and prototype: the top training patches (see exemplar-index.ts)
  *
  * save → load returns bit-identical tensors; load checks shapes and the exact-sum invariant.
@@ -80,14 +82,29 @@ export interface NetworkTensors {
   headWeight: Float32Array;
   /** C */
   bias: Float32Array;
+  /** C: prototypes of each class (k for a fixed k; with k 'auto', rows beyond it are zero). */
+  prototypeCounts?: Int32Array;
 }
 
 export interface Network extends NetworkTensors {
   dir: string;
   manifest: NetworkManifest;
   numClasses: number;
+  /** Prototype rows per class in the tensors: the largest class's k. */
   k: number;
   channels: number;
+  /** Prototypes of each class (C); class c's are rows 0 .. prototypeCounts[c] - 1. */
+  prototypeCounts: Int32Array;
+}
+
+/** Class c's prototype count (k for a network whose classes all have k). */
+export function prototypeCount(net: Pick<Network, 'prototypeCounts' | 'k'>, c: number): number {
+  return net.prototypeCounts[c] ?? net.k;
+}
+
+/** The prototype counts of tensors, filled with k where the tensors carry none. */
+export function countsOf(t: Pick<NetworkTensors, 'prototypeCounts'>, C: number, k: number): Int32Array {
+  return t.prototypeCounts ?? new Int32Array(C).fill(k);
 }
 
 /**
@@ -113,6 +130,7 @@ export async function saveNetwork(dir: string, manifest: NetworkManifest, t: Net
       residual_term: tensorOf(t.residualTerm, [C, D]),
       head_weight: tensorOf(t.headWeight, [C, D]),
       bias: tensorOf(t.bias, [C]),
+      prototype_count: tensorOf(countsOf(t, C, k), [C]),
     },
     { schema: NETWORK_SCHEMA, schemaVersion: String(NETWORK_SCHEMA_VERSION), modelSha256: manifest.model.sha256 },
   );
@@ -218,7 +236,20 @@ export async function loadNetwork(dir: string): Promise<Network> {
     residualTerm: tensors.residual_term.data as Float32Array,
     headWeight: tensors.head_weight.data as Float32Array,
     bias: tensors.bias.data as Float32Array,
+    prototypeCounts: new Int32Array(C).fill(k),
   };
+  const counts = tensors.prototype_count;
+  if (counts !== undefined) {
+    if (counts.dtype !== 'I32' || counts.shape.join(',') !== String(C)) throw new InputError(`${tPath}: expected tensor 'prototype_count' int32 [${C}], found ${counts.dtype} [${counts.shape.join(', ')}]`);
+    const data = counts.data as Int32Array;
+    for (let c = 0; c < C; c++) {
+      if (!(data[c] >= 1 && data[c] <= k)) throw new InputError(`${tPath}: tensor 'prototype_count' gives class ${c} ('${manifest.classNames[c]}') ${data[c]} prototypes, expected 1 to k = ${k}`);
+      for (let x = (c * k + data[c]) * D; x < (c + 1) * k * D; x++) {
+        if (net.prototypes[x] !== 0) throw new InputError(`${tPath}: class ${c} ('${manifest.classNames[c]}') has ${data[c]} prototypes but a non-zero value in prototype row ${Math.floor(x / D) - c * k}`);
+      }
+    }
+    net.prototypeCounts = data;
+  }
   for (const name of Object.keys(want)) {
     const data = tensors[name].data as Float32Array;
     for (let i = 0; i < data.length; i++) {

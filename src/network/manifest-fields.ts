@@ -45,6 +45,8 @@ export function diagnosticsJson(r: ClassDecomposition): Record<string, unknown> 
     allocatorStop: d.allocatorStop,
     imagesUsed: d.imagesUsed,
     lowFidelity: { ...d.lowFidelity, partFidelity: d.lowFidelity.partFidelity.map(num) },
+    prototypes: r.k,
+    kSelection: d.kSelection ? { ...d.kSelection, relErrors: d.kSelection.relErrors.map(num), gains: d.kSelection.gains.map(num), floor: num(d.kSelection.floor) } : null,
     warnings: d.warnings,
   };
 }

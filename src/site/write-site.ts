@@ -130,7 +130,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
   let exemplarFiles = 0;
   const copied = new Set<string>();
   const siteExemplars: SiteExemplar[][][] = network.manifest.classNames.map((_, c) =>
-    Array.from({ length: network.k }, (_, i) => (exemplars?.byClass[c]?.[i] ?? []).map((e) => ({ crop: e.crop, context: e.context, image: e.image, score: e.score }))),
+    Array.from({ length: network.prototypeCounts[c] ?? network.k }, (_, i) => (exemplars?.byClass[c]?.[i] ?? []).map((e) => ({ crop: e.crop, context: e.context, image: e.image, score: e.score }))),
   );
   for (const rel of siteExemplars.flat(2).flatMap((e) => [e.crop, e.context])) {
     if (copied.has(rel)) continue;

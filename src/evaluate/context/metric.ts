@@ -10,8 +10,13 @@ import type { PartLocation } from '../../data/types.ts';
 /** The model under evaluation, as metrics see it. */
 export interface EvaluationModel {
   readonly numClasses: number;
-  /** Prototypes per class (k). */
+  /** Prototype rows per class (k; with k 'auto' the largest class's). */
   readonly prototypesPerClass: number;
+  /**
+   * Prototypes of each class when they differ (k 'auto'): class c's are rows 0 .. counts[c] - 1, the
+   * rest are zero and not scored. Null when every class has k.
+   */
+  readonly prototypeCounts?: Int32Array | null;
   /** One input image: channels x height x width in `layout`. */
   readonly input: { channels: number; height: number; width: number; layout: Layout };
   /** Prototype map size at feature resolution, [h, w]. */

@@ -66,6 +66,7 @@ function softmaxRows(logits: Float32Array, n: number, C: number): Float32Array {
 export class NetworkEvaluationModel implements EvaluationModel {
   readonly numClasses: number;
   readonly prototypesPerClass: number;
+  readonly prototypeCounts: Int32Array | null;
   readonly input: EvaluationModel['input'];
   readonly mapSize: [number, number];
   /** D. */
@@ -92,6 +93,7 @@ export class NetworkEvaluationModel implements EvaluationModel {
     const { input: inp, features: f } = classifier;
     this.numClasses = network.numClasses;
     this.prototypesPerClass = network.k;
+    this.prototypeCounts = network.prototypeCounts.some((x) => x !== network.k) ? network.prototypeCounts : null;
     this.input = { channels: inp.channels, height: inp.height, width: inp.width, layout: inp.layout };
     this.mapSize = [f.H, f.W];
     this.featureDim = f.D;

@@ -35,7 +35,7 @@ export interface PrototypeSet {
  * `new Rng(seed).fork(c)`, channel by channel, so the split of a class does not depend on the others.
  * Returns C x k x D; the parts of a row sum to it up to float32 rounding (the sum is formed in float64).
  */
-export function randomConvexSplit(W: Float32Array, C: number, k: number, D: number, seed: number): Float32Array {
+export function randomConvexSplit(W: Float32Array, C: number, k: number, D: number, seed: number, counts: Int32Array | null = null): Float32Array {
   if (!Number.isInteger(C) || !Number.isInteger(k) || !Number.isInteger(D) || C < 1 || k < 1 || D < 1) {
     throw new InputError(`random split: C, k, D must be positive integers, got ${C}, ${k}, ${D}`);
   }
@@ -45,23 +45,25 @@ export function randomConvexSplit(W: Float32Array, C: number, k: number, D: numb
   const e = new Float64Array(k);
   for (let c = 0; c < C; c++) {
     const rng = new Rng(seed).fork(c);
+    // With per-class counts (k 'auto'), class c is split into its own count; the other rows stay zero.
+    const kc = counts?.[c] ?? k;
     for (let d = 0; d < D; d++) {
       let sum = 0;
-      for (let i = 0; i < k; i++) {
+      for (let i = 0; i < kc; i++) {
         let u = 0;
         while (u === 0) u = rng.next();
         e[i] = -Math.log(u);
         sum += e[i];
       }
       const v = W[c * D + d];
-      for (let i = 0; i < k; i++) out[(c * k + i) * D + d] = (e[i] / sum) * v;
+      for (let i = 0; i < kc; i++) out[(c * k + i) * D + d] = (e[i] / sum) * v;
     }
   }
   return out;
 }
 
 /** The sets asked for, from a loaded network; `randomSeed` seeds the random split. */
-export function prototypeSets(net: Pick<Network, 'prototypes' | 'initialPrototypes' | 'headWeight' | 'numClasses' | 'k' | 'channels'>, names: readonly PrototypeSetName[], randomSeed: number): PrototypeSet[] {
+export function prototypeSets(net: Pick<Network, 'prototypes' | 'initialPrototypes' | 'headWeight' | 'numClasses' | 'k' | 'channels'> & { prototypeCounts?: Int32Array }, names: readonly PrototypeSetName[], randomSeed: number): PrototypeSet[] {
   const seen = new Set<string>();
   return names.map((name) => {
     if (!PROTOTYPE_SET_NAMES.includes(name)) throw new InputError(`prototype set '${String(name)}': expected one of ${PROTOTYPE_SET_NAMES.join(', ')}`);
@@ -69,6 +71,6 @@ export function prototypeSets(net: Pick<Network, 'prototypes' | 'initialPrototyp
     seen.add(name);
     if (name === 'refined') return { name, prototypes: net.prototypes };
     if (name === 'initial') return { name, prototypes: net.initialPrototypes };
-    return { name, prototypes: randomConvexSplit(net.headWeight, net.numClasses, net.k, net.channels, randomSeed) };
+    return { name, prototypes: randomConvexSplit(net.headWeight, net.numClasses, net.k, net.channels, randomSeed, net.prototypeCounts ?? null) };
   });
 }

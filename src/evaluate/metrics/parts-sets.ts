@@ -191,14 +191,17 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
             const c = score(clean.get(s)!, i, parts, `${what} (${s})`);
             const entry: PartsSetImage = layout.maps ? { maps: c.maps, peaks: c.peaks, hits: c.hits } : { maps: EMPTY_MAPS, peaks: EMPTY_PEAKS, hits: c.hits };
             if (regions.distinctiveness || regions.comprehensiveness) {
-              const up = upsampleMaps(c.maps, k, h, w, H, W);
+              // k 'auto': only the class's own prototypes (the first kc maps); padded peaks are -1.
+              const kc = model.prototypeCounts?.[b.labels[i]] ?? k;
+              const up = upsampleMaps(c.maps, kc, h, w, H, W);
               if (regions.distinctiveness) {
-                entry.regionPeaks = mapPeaks(up, k, H, W);
-                entry.pairIoU = meanPairIoU(entry.regionPeaks, k, boxSize);
+                const peaks = mapPeaks(up, kc, H, W);
+                entry.regionPeaks = kc === k ? peaks : Int32Array.from({ length: 2 * k }, (_, x) => (x < 2 * kc ? peaks[x] : -1));
+                entry.pairIoU = meanPairIoU(peaks, kc, boxSize);
               }
               if (regions.comprehensiveness) {
                 const mask = b.masks?.[i];
-                entry.foregroundIoU = mask ? maskIoU(mapForeground(up, k, H, W), mask) : NaN;
+                entry.foregroundIoU = mask ? maskIoU(mapForeground(up, kc, H, W), mask) : NaN;
               }
             }
             if (noisy) {
@@ -224,7 +227,7 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
       const { tensors, ids } = rows;
       const labels = tensors.labels.data as Int32Array;
       const visible = tensors.visible.data as Uint8Array;
-      const acc = new Map(sets.map((s) => [s, new PartsAccumulator(model.numClasses, k, P)]));
+      const acc = new Map(sets.map((s) => [s, new PartsAccumulator(model.numClasses, k, P, model.prototypeCounts ?? null)]));
       for (const s of sets) {
         const hits = tensors[`hits_${s}`]?.data as Uint8Array | undefined;
         const noisyHits = tensors[`noisy_hits_${s}`]?.data as Uint8Array | undefined;

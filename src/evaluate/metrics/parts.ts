@@ -102,7 +102,7 @@ export function partsMetric(options: PartsMetricOptions = {}): Metric<PartsMetri
       const { scorer, resolved, partThreshold, noise, stabilityVariant, withStability, k, mapSize, per } = partsRunSettings(options, ctx);
       const P = resolved.numParts;
       const [h, w] = mapSize;
-      const acc = new PartsAccumulator(model.numClasses, k, P);
+      const acc = new PartsAccumulator(model.numClasses, k, P, model.prototypeCounts ?? null);
       for await (const b of ctx.batches()) {
         const n = batchCount(b, ctx);
         if (n === 0) continue;

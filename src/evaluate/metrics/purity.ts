@@ -147,6 +147,8 @@ export function purityMetric(options: PurityOptions = {}): ShardableMetric<Purit
             exported.sources[e.ordinal] = src;
             return { ...src, row: e.row, col: e.col };
           });
+          // k 'auto': the padded rows of a class with fewer prototypes are not prototypes.
+          if (p % k >= (model.prototypeCounts?.[Math.floor(p / k)] ?? k)) continue;
           const r = prototypePurity(imgs, model.mapSize, [H, W], merged);
           perPrototype.push({ class: Math.floor(p / k), prototype: p % k, purity: r.purity, part: r.part });
         }

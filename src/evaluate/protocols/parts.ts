@@ -341,11 +341,13 @@ export class PartsAccumulator {
    *   reference enumerates all classes)
    * @param k prototypes per class
    * @param numParts part ids 1..numParts
+   * @param counts prototypes of each class when they differ (k 'auto'): class c's are 0 .. counts[c] - 1
    */
   constructor(
     readonly numClasses: number,
     readonly k: number,
     readonly numParts: number = CUB_PART_COUNT,
+    readonly counts: Int32Array | null = null,
   ) {
     for (const [n, v] of [['numClasses', numClasses], ['k', k], ['numParts', numParts]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new InputError(`parts scores: ${n} must be a positive integer, got ${v}`);
@@ -405,9 +407,12 @@ export class PartsAccumulator {
     const perPrototype: PrototypeConsistency[] = [];
     const perClass: ClassScore[] = [];
     let consistentTotal = 0;
+    let prototypes = 0;
     for (let c = 0; c < C; c++) {
       let consistentInClass = 0;
-      for (let j = 0; j < k; j++) {
+      const kc = this.counts?.[c] ?? k;
+      prototypes += kc;
+      for (let j = 0; j < kc; j++) {
         const rates: number[] = [];
         let bestPart = 1;
         let bestRate = -1;
@@ -426,9 +431,9 @@ export class PartsAccumulator {
         perPrototype.push({ class: c, prototype: j, rates, bestPart, bestRate, consistent });
       }
       consistentTotal += consistentInClass;
-      perClass.push({ class: c, images: this.images[c], score: (100 * consistentInClass) / k });
+      perClass.push({ class: c, images: this.images[c], score: (100 * consistentInClass) / kc });
     }
-    return { score: (100 * consistentTotal) / (C * k), partThreshold, prototypes: C * k, consistentPrototypes: consistentTotal, perClass, perPrototype };
+    return { score: (100 * consistentTotal) / prototypes, partThreshold, prototypes, consistentPrototypes: consistentTotal, perClass, perPrototype };
   }
 
   /**
@@ -456,7 +461,8 @@ export class PartsAccumulator {
       const n = this.images[c];
       if (n === 0) classesWithoutImages.push(c);
       let classSum = 0;
-      for (let j = 0; j < k; j++) {
+      const kc = this.counts?.[c] ?? k;
+      for (let j = 0; j < kc; j++) {
         const s = n === 0 ? null : counts[c * k + j] / n;
         perPrototype.push({ class: c, prototype: j, stability: s });
         if (s !== null) {
@@ -465,7 +471,7 @@ export class PartsAccumulator {
           counted++;
         }
       }
-      perClass.push({ class: c, images: n, score: n === 0 ? null : (100 * classSum) / k });
+      perClass.push({ class: c, images: n, score: n === 0 ? null : (100 * classSum) / kc });
     }
     return { score: (100 * sum) / counted, rule, prototypes: counted, classesWithoutImages, perClass, perPrototype };
   }
