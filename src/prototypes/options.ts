@@ -100,9 +100,9 @@ export interface DecomposeOptions {
    * is reported: its map no longer shows its part (at -1 it is flipped). Default 0.5; in [-1, 1].
    */
   minPartFidelity?: number;
-  /** Weight of the peak term of the split objective (0: off). */
+  /** Weight of the peak term of the split objective (0: off). Default 16 (preset `paper`: 0). */
   peakWeight?: number;
-  /** Temperature of the peak term (applied to unit-norm maps). */
+  /** Temperature of the peak term (applied to unit-norm maps). Default 120. */
   peakTemperature?: number;
   /**
    * What a class with such a prototype gets: `report` (default: warned about and flagged in the
@@ -144,11 +144,16 @@ export interface ResolvedOptions {
 }
 
 /** The formulation of Tan et al. (least squares, objective on r_i, Nelder-Mead). */
-export const PAPER_PRESET = { scaling: 'lstsq', objective: 'residual', allocator: 'nelder-mead' } as const;
-/** The measured default (docs/method-choices.md): NNLS, objective on the final prototype, gradient split. */
-export const DEFAULT_PRESET = { scaling: 'nnls', objective: 'prototype', allocator: 'gradient' } as const;
+export const PAPER_PRESET = { scaling: 'lstsq', objective: 'residual', allocator: 'nelder-mead', norm: 'image-l2', peakWeight: 0 } as const;
+/**
+ * The measured default (docs/method-choices.md): NNLS, objective on the final prototype with maps
+ * centred per image and the peak term, residual shares in any direction of the features (free split).
+ */
+export const DEFAULT_PRESET = { scaling: 'nnls', objective: 'prototype', allocator: 'free', norm: 'image-centred', peakWeight: 16 } as const;
+/** Default temperature of the peak term (on unit-norm maps). */
+export const DEFAULT_PEAK_TEMPERATURE = 120;
 
-const PRESETS: Record<Preset, { scaling: Scaling; objective: SplitObjective; allocator: Allocator }> = {
+const PRESETS: Record<Preset, { scaling: Scaling; objective: SplitObjective; allocator: Allocator; norm: HeatmapNorm; peakWeight: number }> = {
   paper: PAPER_PRESET,
   default: DEFAULT_PRESET,
 };
@@ -178,7 +183,7 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
     scaling: oneOf('scaling', opts.scaling, ['lstsq', 'nnls'] as const, base.scaling),
     objective: oneOf('objective', opts.objective, ['residual', 'prototype'] as const, base.objective),
     allocator: oneOf('allocator', opts.allocator, ['uniform', 'nelder-mead', 'gradient', 'free', 'none'] as const, base.allocator),
-    norm: oneOf('norm', opts.norm, ['image-l2', 'image-centred', 'class-l2'] as const, 'image-l2'),
+    norm: oneOf('norm', opts.norm, ['image-l2', 'image-centred', 'class-l2'] as const, base.norm),
     seed,
     maxImages: integer('maxImages', opts.maxImages, 1, null),
     nmf: {
@@ -201,8 +206,8 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
     minPartFidelity: optional(opts.minPartFidelity, DEFAULT_MIN_PART_FIDELITY, (x) => checkedNumber('option minPartFidelity', x, { min: -1, max: 1 })),
     lowFidelity: oneOf('lowFidelity', opts.lowFidelity, ['report', 'residual-term'] as const, 'report'),
     peak: {
-      weight: optional(opts.peakWeight, 0, (x) => checkedNumber('option peakWeight', x, { min: 0 })),
-      temperature: positive('peakTemperature', opts.peakTemperature, 20) as number,
+      weight: optional(opts.peakWeight, base.peakWeight, (x) => checkedNumber('option peakWeight', x, { min: 0 })),
+      temperature: positive('peakTemperature', opts.peakTemperature, DEFAULT_PEAK_TEMPERATURE) as number,
     },
   };
 }
