@@ -39,6 +39,8 @@ export function diagnosticsJson(r: ClassDecomposition): Record<string, unknown> 
     partFidelity: Array.from(d.partFidelity, num),
     meanPartFidelity: num(d.meanPartFidelity),
     partFidelityUniform: Array.from(d.partFidelityUniform, num),
+    peakAgreement: Array.from(d.peakAgreement, num),
+    peakAgreementUniform: Array.from(d.peakAgreementUniform, num),
     exactness: d.exactness,
     allocatorEvaluations: d.allocatorEvaluations,
     allocatorIterations: d.allocatorIterations,

@@ -44,11 +44,15 @@ export interface DecompositionDiagnostics {
   objectiveChosen: number;
   /** objectiveChosen / objectiveUniform (1 when both are 0). */
   objectiveRatio: number;
-  /** Per prototype: mean over images of cos(Norm(F p_i), Norm(F p~_i)). */
+  /** Per prototype: mean over images of cos(Norm(F p_i), Norm(F p~_i)), maps centred per image for norm `image-centred`. */
   partFidelity: Float64Array;
   meanPartFidelity: number;
   /** Part fidelity of the uniform split alpha_i p_i + R/k, the baseline (k values). */
   partFidelityUniform: Float64Array;
+  /** Per prototype: fraction of the class's images where the refined map peaks where the NMF map does. */
+  peakAgreement: Float64Array;
+  /** The same for the uniform split. */
+  peakAgreementUniform: Float64Array;
   /** max |sum_i p~_i - v| (float64 sum of the stored float32 values), its tolerance, and the float32-sum error. */
   exactness: { maxAbsError: number; tolerance: number; maxAbsErrorFloat32: number };
   allocatorEvaluations: number;
@@ -188,6 +192,8 @@ export async function decomposeClass(input: ClassInput, options: DecomposeOption
       partFidelity: fid,
       meanPartFidelity,
       partFidelityUniform: refined.partFidelityUniform,
+      peakAgreement: refined.peakAgreement,
+      peakAgreementUniform: refined.peakAgreementUniform,
       exactness: refined.exactness,
       allocatorEvaluations: refined.allocatorEvaluations,
       allocatorIterations: refined.allocatorIterations,

@@ -87,6 +87,29 @@ export function centreMaps(M: ArrayLike<number>, k: number, groups: Groups): Flo
   return out;
 }
 
+/**
+ * Peak agreement of each of k prototypes: the fraction of images (groups of `hw` rows) where the two
+ * maps (N x k each) have their first maximum at the same position: what the consistency protocol
+ * reads from a map is its argmax.
+ */
+export function peakAgreement(A: ArrayLike<number>, B: ArrayLike<number>, k: number, n: number, hw: number): Float64Array {
+  const out = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    let same = 0;
+    for (let g = 0; g < n; g++) {
+      let ba = 0;
+      let bb = 0;
+      for (let h = 1; h < hw; h++) {
+        if (A[(g * hw + h) * k + i] > A[(g * hw + ba) * k + i]) ba = h;
+        if (B[(g * hw + h) * k + i] > B[(g * hw + bb) * k + i]) bb = h;
+      }
+      if (ba === bb) same++;
+    }
+    out[i] = n > 0 ? same / n : 1;
+  }
+  return out;
+}
+
 /** Squared Frobenius norm of each group of rows of F (N x D). */
 export function groupEnergy(F: Float32Array, D: number, groups: Groups): Float64Array {
   const e = new Float64Array(groups.count);

@@ -100,6 +100,11 @@ export interface DecomposeOptions {
    * is reported: its map no longer shows its part (at -1 it is flipped). Default 0.5; in [-1, 1].
    */
   minPartFidelity?: number;
+  /**
+   * Allocator `free`: weight of the ridge term ridge x images x sum_i ||r_i - R/k||^2 / ||R||^2, which
+   * keeps the shares near the size of the uniform split's (the objective ignores scale). Default 0.01.
+   */
+  freeRidge?: number;
   /** Weight of the peak term of the split objective (0: off). Default 16 (preset `paper`: 0). */
   peakWeight?: number;
   /** Temperature of the peak term (applied to unit-norm maps). Default 120. */
@@ -141,6 +146,7 @@ export interface ResolvedOptions {
   minPartFidelity: number;
   lowFidelity: LowFidelityAction;
   peak: { weight: number; temperature: number };
+  freeRidge: number;
 }
 
 /** The formulation of Tan et al. (least squares, objective on r_i, Nelder-Mead). */
@@ -150,6 +156,8 @@ export const PAPER_PRESET = { scaling: 'lstsq', objective: 'residual', allocator
  * centred per image and the peak term, residual shares in any direction of the features (free split).
  */
 export const DEFAULT_PRESET = { scaling: 'nnls', objective: 'prototype', allocator: 'free', norm: 'image-centred', peakWeight: 16 } as const;
+/** Default ridge weight of the `free` allocator. */
+export const DEFAULT_FREE_RIDGE = 0.01;
 /** Default temperature of the peak term (on unit-norm maps). */
 export const DEFAULT_PEAK_TEMPERATURE = 120;
 
@@ -205,6 +213,7 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
     },
     minPartFidelity: optional(opts.minPartFidelity, DEFAULT_MIN_PART_FIDELITY, (x) => checkedNumber('option minPartFidelity', x, { min: -1, max: 1 })),
     lowFidelity: oneOf('lowFidelity', opts.lowFidelity, ['report', 'residual-term'] as const, 'report'),
+    freeRidge: optional(opts.freeRidge, DEFAULT_FREE_RIDGE, (x) => checkedNumber('option freeRidge', x, { min: 0 })),
     peak: {
       weight: optional(opts.peakWeight, base.peakWeight, (x) => checkedNumber('option peakWeight', x, { min: 0 })),
       temperature: positive('peakTemperature', opts.peakTemperature, DEFAULT_PEAK_TEMPERATURE) as number,

@@ -5,7 +5,7 @@
  */
 import { storeExactSum, type ExactSum } from './exact-sum.ts';
 import { FeatureProducts } from './feature-products.ts';
-import { centreMaps, groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, type Groups } from './heatmap-objective.ts';
+import { centreMaps, groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, peakAgreement, type Groups } from './heatmap-objective.ts';
 import type { ResolvedOptions } from './options.ts';
 import { channelAffinity, objectiveAt, splitFree, splitGradient, splitNelderMead, splitUniform, type SplitProblem, type SplitResult } from './residual-split.ts';
 import { maxAbs, scaled32, unitScale } from './power-of-two.ts';
@@ -35,10 +35,14 @@ export interface Refinement {
   objectiveUniform: number;
   /** Split objective of the chosen split (allocator `none`: of the split r_i = 0). */
   objectiveChosen: number;
-  /** Per prototype: mean over images of cos(Norm(F p_i), Norm(F p~_i)). */
+  /** Per prototype: mean over images of cos(Norm(F p_i), Norm(F p~_i)), maps centred per image for norm `image-centred`. */
   partFidelity: Float64Array;
   /** The same for the uniform split p~_i = alpha_i p_i + R/k (the baseline). */
   partFidelityUniform: Float64Array;
+  /** Per prototype: fraction of images where the refined map's argmax is the NMF map's. */
+  peakAgreement: Float64Array;
+  /** The same for the uniform split. */
+  peakAgreementUniform: Float64Array;
   exactness: Omit<ExactSum, 'rows'>;
   /** Objective evaluations and iterations of the allocator. */
   allocatorEvaluations: number;
@@ -103,7 +107,7 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
       chosen = await splitGradient(problem, opts.gradient);
       break;
     case 'free':
-      chosen = await splitFree(problem, opts.gradient);
+      chosen = await splitFree(problem, opts.gradient, opts.freeRidge);
       break;
     case 'none': {
       const zero = new Float64Array(k * D);
@@ -129,11 +133,14 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
   const prototypes = stored.rows.slice(0, k * D);
   const residualTerm = opts.allocator === 'none' ? stored.rows.slice(k * D) : null;
 
+  // Part fidelity in the objective's own normalisation (centred maps for `image-centred`).
+  const fidelityOf = (A: ArrayLike<number>, B: ArrayLike<number>) => (centred ? mapFidelity(centreMaps(A, k, groups), centreMaps(B, k, groups), k, groups) : mapFidelity(A, B, k, groups));
   const finalMaps = await products.maps(scaled32(prototypes, qs), k);
-  const partFidelity = mapFidelity(nmfMaps, finalMaps, k, groups);
+  const partFidelity = fidelityOf(nmfMaps, finalMaps);
   const uniformPrototypes = new Float32Array(k * D);
   for (let i = 0; i < k; i++) for (let c = 0; c < D; c++) uniformPrototypes[i * D + c] = (scaled[i * D + c] + R[c] / k) * qs;
-  const partFidelityUniform = mapFidelity(nmfMaps, await products.maps(uniformPrototypes, k), k, groups);
+  const uniformMaps = await products.maps(uniformPrototypes, k);
+  const partFidelityUniform = fidelityOf(nmfMaps, uniformMaps);
 
   return {
     alpha,
@@ -145,6 +152,8 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
     objectiveChosen: chosen.objective,
     partFidelity,
     partFidelityUniform,
+    peakAgreement: peakAgreement(nmfMaps, finalMaps, k, n, hw),
+    peakAgreementUniform: peakAgreement(nmfMaps, uniformMaps, k, n, hw),
     exactness: { maxAbsError: stored.maxAbsError, maxAbsErrorFloat32: stored.maxAbsErrorFloat32, tolerance: stored.tolerance },
     allocatorEvaluations: chosen.evaluations,
     allocatorIterations: chosen.iterations,

@@ -221,21 +221,31 @@ function freeShares(p: SplitProblem, U: ArrayLike<number>): Float64Array {
  * pull-back projected on the sum-zero subspace, so U never leaves the row space of F: the shares move
  * only in directions the class's features can show.
  */
-export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient']): Promise<SplitResult> {
-  const { k, D } = p;
+export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient'], ridge: number): Promise<SplitResult> {
+  const { k, D, R } = p;
   if (k === 1) return splitUniform(p);
+  // The heatmap objective ignores each candidate's scale, so shares could grow without bound in
+  // opposite directions (and the stored float32 sum lose its exactness): the ridge term
+  // ridge x groups x sum_i ||r_i - R/k||^2 / ||R||^2 keeps them near the uniform split's size.
+  let rr = 0;
+  for (let c = 0; c < D; c++) rr += R[c] * R[c];
+  const ridgeScale = rr > 0 ? (ridge * p.objective.groups.count) / rr : 0;
   const r = await minimizeLbfgs(
     async (U, dU) => {
       const M = await p.products.maps(freeCandidates(p, U), k);
-      if (!dU) return p.objective.value(M);
+      const shares = freeShares(p, U);
+      let penalty = 0;
+      for (let c = 0; c < D; c++) for (let i = 0; i < k; i++) penalty += (shares[i * D + c] - R[c] / k) ** 2;
+      penalty *= ridgeScale;
+      if (!dU) return p.objective.value(M) + penalty;
       const dM = new Float32Array(M.length);
-      const value = p.objective.valueAndGradient(M, dM);
+      const value = p.objective.valueAndGradient(M, dM) + penalty;
       const dQ = await p.products.pullback(dM, k);
       for (let c = 0; c < D; c++) {
         let m = 0;
         for (let i = 0; i < k; i++) m += dQ[i * D + c];
         m /= k;
-        for (let i = 0; i < k; i++) dU[i * D + c] = dQ[i * D + c] - m;
+        for (let i = 0; i < k; i++) dU[i * D + c] = dQ[i * D + c] - m + 2 * ridgeScale * (shares[i * D + c] - R[c] / k);
       }
       return value;
     },

@@ -48,7 +48,8 @@ test('the network loads (exact sums), records what it was built from, and splits
   assert.deepEqual([m.input.height, m.input.width], [INPUT, INPUT]);
   assert.deepEqual((m.preprocess as { size: number[] }).size, [INPUT, INPUT]);
   assert.equal(m.seed, 0);
-  assert.equal((m.options as { allocator: string }).allocator, 'gradient');
+  assert.equal((m.options as { allocator: string }).allocator, 'free');
+  assert.equal((m.options as { norm: string }).norm, 'image-centred');
   assert.deepEqual(m.failures, []);
   assert.deepEqual(m.classes.map((c) => [c.images, c.failed]), Array(CLASSES).fill([TRAIN_PER_CLASS, 0]));
   assert.equal(first.extraction.classesExtracted, CLASSES);

@@ -30,6 +30,21 @@ test('default allocator: objective at most the uniform split on every class; mea
   const fidUniform = mean(rs.map((r) => mean(Array.from(r.diagnostics.partFidelityUniform))));
   assert.ok(fid >= 0.85, `mean part fidelity ${fid.toFixed(4)}`);
   assert.ok(fid > fidUniform + 0.1, `the split matters here: default ${fid.toFixed(3)} vs uniform ${fidUniform.toFixed(3)}`);
+  // What the consistency protocol reads: the refined maps peak where the NMF maps do.
+  const peaks = mean(rs.map((r) => mean(Array.from(r.diagnostics.peakAgreement))));
+  const peaksUniform = mean(rs.map((r) => mean(Array.from(r.diagnostics.peakAgreementUniform))));
+  assert.ok(peaks >= 0.95, `peak agreement ${peaks.toFixed(3)}`);
+  assert.ok(peaks > peaksUniform + 0.1, `default ${peaks.toFixed(3)} vs uniform ${peaksUniform.toFixed(3)}`);
+});
+
+test('the previous default (channel-wise gradient split, uncentred maps, no peak term) keeps fidelity but loses peaks the default keeps', async () => {
+  const old = await runAll({ allocator: 'gradient', norm: 'image-l2', peakWeight: 0 });
+  const now = await runAll({});
+  const fid = mean(old.map((r) => r.diagnostics.meanPartFidelity));
+  assert.ok(fid >= 0.85, `mean part fidelity ${fid.toFixed(4)}`);
+  const peaksOld = mean(old.map((r) => mean(Array.from(r.diagnostics.peakAgreement))));
+  const peaksNow = mean(now.map((r) => mean(Array.from(r.diagnostics.peakAgreement))));
+  assert.ok(peaksNow > peaksOld + 0.1, `peak agreement: default ${peaksNow.toFixed(3)} vs previous ${peaksOld.toFixed(3)}`);
 });
 
 test('every allocator is at most the uniform split on the objective it optimises (paper preset, softmax L-BFGS, class-l2 norm)', async () => {
@@ -67,6 +82,13 @@ test('free split: shares move only where the features can show them; channels no
     }
   }
   assert.ok(moved > 1e-3 * Math.hypot(...r.residual), 'the shares did move in the channels the features use');
+  // The ridge term keeps every share near the uniform split's size (the maps alone ignore scale).
+  const rNorm = Math.hypot(...r.residual);
+  for (let i = 0; i < 3; i++) {
+    let dev = 0;
+    for (let ch = 0; ch < r.d; ch++) dev += (r.prototypes[i * r.d + ch] - r.alpha[i] * r.initialPrototypes[i * r.d + ch] - r.residual[ch] / 3) ** 2;
+    assert.ok(Math.sqrt(dev) <= 2 * rNorm, `prototype ${i}: share moved by ${Math.sqrt(dev)} (||R|| = ${rNorm})`);
+  }
 });
 
 test('the paper preset is least squares, objective on r_i, Nelder-Mead; its residual is orthogonal to every prototype', async () => {

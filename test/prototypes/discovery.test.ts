@@ -34,7 +34,7 @@ test('the decomposition reports what the method defines: R = v - alpha P, ||R||/
   assert.ok(Math.abs(r.diagnostics.residualRatio - Math.sqrt(rr / vv)) < 1e-9);
   for (const a of r.alpha) assert.ok(a >= 0, 'default scaling is non-negative');
   assert.equal(r.options.scaling, 'nnls');
-  assert.equal(r.options.allocator, 'gradient');
+  assert.equal(r.options.allocator, 'free');
   assert.equal(r.options.objective, 'prototype');
   assert.equal(r.seed, 0);
   for (const x of r.initialPrototypes) assert.ok(x >= 0, 'NMF prototypes are non-negative');

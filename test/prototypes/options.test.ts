@@ -9,11 +9,16 @@ test('presets fill scaling, objective and allocator; explicit fields override th
   assert.deepEqual([d.scaling, d.objective, d.allocator], [DEFAULT_PRESET.scaling, DEFAULT_PRESET.objective, DEFAULT_PRESET.allocator]);
   assert.equal(d.k, 3);
   assert.equal(d.seed, 0);
-  assert.equal(d.norm, 'image-l2');
+  assert.deepEqual([d.norm, d.peak.weight, d.peak.temperature, d.freeRidge], ['image-centred', 16, 120, 0.01]);
+  assert.equal(d.kAuto, null);
   assert.equal(d.gradient.method, 'spg');
   const p = resolveOptions({ preset: 'paper' });
   assert.deepEqual([p.scaling, p.objective, p.allocator], [PAPER_PRESET.scaling, PAPER_PRESET.objective, PAPER_PRESET.allocator]);
   assert.deepEqual([p.scaling, p.objective, p.allocator], ['lstsq', 'residual', 'nelder-mead']);
+  assert.deepEqual([p.norm, p.peak.weight], ['image-l2', 0], 'the paper preset has no centring and no peak term');
+  assert.deepEqual([d.allocator, d.scaling, d.objective], ['free', 'nnls', 'prototype']);
+  const a = resolveOptions({ k: 'auto' });
+  assert.deepEqual([a.k, a.kAuto], [10, { minGain: 0.02, minRatio: 0.1 }], "k 'auto' records kMax as k");
   const o = resolveOptions({ preset: 'paper', scaling: 'nnls', k: 10 });
   assert.equal(o.scaling, 'nnls');
   assert.equal(o.allocator, 'nelder-mead');
@@ -28,6 +33,12 @@ test('bad options are InputErrors naming the option and what was expected', () =
     [{ allocator: 'random' }, /option allocator/],
     [{ scaling: 'ls' }, /option scaling/],
     [{ objective: 'both' }, /option objective/],
+    [{ norm: 'centred' }, /option norm/],
+    [{ peakWeight: -1 }, /option peakWeight/],
+    [{ peakTemperature: 0 }, /option peakTemperature/],
+    [{ freeRidge: -0.1 }, /option freeRidge/],
+    [{ k: 'some' }, /option k/],
+    [{ k: 'auto', kMinRatio: 1.5 }, /option kMinRatio/],
     [{ norm: 'max' }, /option norm/],
     [{ seed: -1 }, /option seed/],
     [{ maxImages: 0 }, /option maxImages/],
