@@ -117,8 +117,9 @@ export async function readNetworkExemplars(net: Network): Promise<NetworkExempla
   if (!Array.isArray(index.classes)) throw new InputError(`${file}: 'classes' must be a list`);
   for (const c of index.classes) {
     if (!Number.isInteger(c?.index) || c.index < 0 || c.index >= C) throw new InputError(`${file}: class index ${c?.index} is outside the network's ${C} classes`);
-    if (!Array.isArray(c.prototypes) || c.prototypes.length !== k) {
-      throw new InputError(`${file}: class ${c.index} lists ${Array.isArray(c.prototypes) ? c.prototypes.length : 'no'} prototypes, the network has k = ${k}`);
+    const kc = net.prototypeCounts?.[c.index] ?? k;
+    if (!Array.isArray(c.prototypes) || c.prototypes.length !== kc) {
+      throw new InputError(`${file}: class ${c.index} lists ${Array.isArray(c.prototypes) ? c.prototypes.length : 'no'} prototypes, the network has ${kc === k ? `k = ${k}` : `${kc} for this class`}`);
     }
     byClass[c.index] = c.prototypes;
   }
