@@ -9,6 +9,7 @@ import { centreMaps, groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, 
 import type { ResolvedOptions } from './options.ts';
 import { channelAffinity, objectiveAt, splitFree, splitGradient, splitNelderMead, splitUniform, type SplitProblem, type SplitResult } from './residual-split.ts';
 import { maxAbs, scaled32, unitScale } from './power-of-two.ts';
+import { CheckError } from '../util/errors.ts';
 import { scalePrototypes } from './scaling.ts';
 
 /** One class's features and head vector. F: N x D row-major, N = n·hw, rows grouped by image. */
@@ -56,6 +57,25 @@ function norm2(a: ArrayLike<number>, from = 0, to = a.length): number {
   let s = 0;
   for (let x = from; x < to; x++) s += a[x] * a[x];
   return Math.sqrt(s);
+}
+
+/**
+ * Store a free split's prototypes alpha_i p_i + r_i (shares r_i, k x D) with an exact float32 sum.
+ * The shares are not bounded by |R| channel by channel: where every term of a channel is many times
+ * max |v|, float32 cannot store their sum exactly. They are then moved toward the uniform split,
+ * r_i = R/k + t (r_i - R/k) with t halved (down to 2^-10, then 0, the uniform split, which always
+ * stores exactly) until the stored sum is exact. Returns the stored rows and t.
+ */
+export function storeFreeShares(scaled: Float64Array, R: Float64Array, shares: Float64Array, k: number, D: number, v: Float32Array, label: string): { stored: ExactSum; shrink: number } {
+  const terms = new Float64Array(k * D);
+  for (let shrink = 1; ; shrink = shrink > 1 / 1024 ? shrink / 2 : 0) {
+    for (let x = 0; x < k * D; x++) terms[x] = scaled[x] + R[x % D] / k + shrink * (shares[x] - R[x % D] / k);
+    try {
+      return { stored: storeExactSum(terms, k, v, label), shrink };
+    } catch (e) {
+      if (!(e instanceof CheckError) || shrink === 0) throw e;
+    }
+  }
 }
 
 /**
@@ -125,11 +145,23 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
   const terms = new Float64Array(rows * D);
   const W = chosen.weights;
   const shares = chosen.shares;
-  for (let i = 0; i < k; i++) {
-    for (let c = 0; c < D; c++) terms[i * D + c] = scaled[i * D + c] + (shares ? shares[i * D + c] / qs : W[i * D + c] * R[c]);
+  let shrink = 1;
+  let stored: ExactSum;
+  if (shares) {
+    const unscaled = shares.map((x) => x / qs);
+    ({ stored, shrink } = storeFreeShares(scaled, R, unscaled, k, D, v, label));
+    for (let x = 0; x < k * D; x++) terms[x] = scaled[x] + R[x % D] / k + shrink * (unscaled[x] - R[x % D] / k);
+  } else {
+    for (let i = 0; i < k; i++) for (let c = 0; c < D; c++) terms[i * D + c] = scaled[i * D + c] + W[i * D + c] * R[c];
+    if (opts.allocator === 'none') terms.set(R, k * D);
+    stored = storeExactSum(terms, rows, v, label, opts.allocator === 'none' ? k : undefined);
   }
-  if (opts.allocator === 'none') terms.set(R, k * D);
-  const stored = storeExactSum(terms, rows, v, label, opts.allocator === 'none' ? k : undefined);
+  if (shrink < 1) {
+    const M = await products.maps(scaled32(terms.subarray(0, k * D), qs), k);
+    const objective = problem.objective.value(M);
+    warnings.push(`${label}: the free split's shares were moved ${shrink === 0 ? 'back to the uniform split' : `toward the uniform split (t = ${shrink})`} so that float32 stores their sum exactly`);
+    chosen = { ...chosen, objective, stop: `${chosen.stop}+shrunk` };
+  }
   const prototypes = stored.rows.slice(0, k * D);
   const residualTerm = opts.allocator === 'none' ? stored.rows.slice(k * D) : null;
 

@@ -35,7 +35,7 @@ test('--help lists the options with their defaults and the exit codes, exit 0', 
   for (const o of ['--model', '--data', '--out', '--format', '--split', '--k', '--max-images-per-class', '--input-size', '--normalize', '--preset', '--scaling', '--objective', '--allocator', '--norm', '--seed', '--nmf-solver', '--threads', '--cache', '--exemplars', '--strict', '--json', '--quiet']) {
     assert.ok(r.stdout.includes(o), o);
   }
-  assert.match(r.stdout, /--k K\s+prototypes per class \(default: 3\)/);
+  assert.match(r.stdout, /--k K\|auto\s+prototypes per class, or 'auto'.*\(default: 3\)/);
   assert.match(r.stdout, /--exemplars M\s+.*\(default: 5\)/);
   assert.match(r.stdout, /130 interrupted/);
   assert.ok(!r.stdout.includes('--layout '), 'layout follows the model');
@@ -79,7 +79,7 @@ test('exit codes: 2 for usage errors, 3 for a class-count mismatch and for --str
   assert.match(missing.stderr, /--model M\.onnx is required/);
   const badOption = await cli(['--model', fx.model, '--data', fx.cub.root, '--allocator', 'magic']);
   assert.equal(badOption.status, 2);
-  assert.match(badOption.stderr, /--allocator: expected one of uniform, nelder-mead, gradient, none, got 'magic'/);
+  assert.match(badOption.stderr, /--allocator: expected one of uniform, nelder-mead, gradient, free, none, got 'magic'/);
 
   const five = await makeFixture(join(tmp, 'fx5'), { classes: 4, modelClasses: 5 });
   const mismatch = await cli(['--model', five.model, '--data', five.cub.root, '--out', join(tmp, 'net5'), ...quick]);

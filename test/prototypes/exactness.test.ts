@@ -117,3 +117,29 @@ test('rounding is repaired: terms whose float32 roundings do not add up are stor
   assert.ok(out.maxAbsError < naive / 10, `${out.maxAbsError} vs naive ${naive}`);
   for (let x = 0; x < k * D; x++) assert.ok(Math.abs(out.rows[x] - terms[x]) <= 1e-5 * (Math.abs(terms[x]) + 1), `term ${x}`);
 });
+
+test('free-split storage: shares too large for an exact float32 sum move toward the uniform split until it is exact', async () => {
+  const { storeFreeShares } = await import('../../src/prototypes/refine.ts');
+  const k = 3;
+  const D = 16;
+  const v = Float32Array.from({ length: D }, (_, c) => Math.sin(c + 1));
+  const scaled = Float64Array.from({ length: k * D }, (_, x) => 0.1 * Math.cos(x));
+  const R = Float64Array.from({ length: D }, (_, c) => v[c] - (scaled[c] + scaled[D + c] + scaled[2 * D + c]));
+  // Shares that sum to R but cancel at 1e9 x |v|: no float32 rounding of them sums to v.
+  const shares = new Float64Array(k * D);
+  for (let c = 0; c < D; c++) {
+    shares[c] = R[c] / k + 1e9 * (c + 1);
+    shares[D + c] = R[c] / k - 0.5e9 * (c + 1);
+    shares[2 * D + c] = R[c] / k - 0.5e9 * (c + 1);
+  }
+  const { stored, shrink } = storeFreeShares(scaled, R, shares, k, D, v, 'class 0');
+  assert.ok(shrink < 1, 'the shares were shrunk');
+  for (let c = 0; c < D; c++) {
+    let s = 0;
+    for (let i = 0; i < k; i++) s += stored.rows[i * D + c];
+    assert.ok(Math.abs(s - v[c]) <= 1e-6, `channel ${c}: ${s} vs ${v[c]}`);
+  }
+  // Moderate shares are stored as they are.
+  const mild = Float64Array.from(shares, (x, i) => R[i % D] / k + (x - R[i % D] / k) * 1e-9);
+  assert.equal(storeFreeShares(scaled, R, mild, k, D, v, 'class 0').shrink, 1);
+});
