@@ -173,7 +173,7 @@ export class PictureWriter {
         ['model', ex.modelPath],
         ['model SHA-256', ex.classifier.sha256],
         ['network', resolve(ex.network.dir)],
-        ['prototypes per class', String(ex.network.k)],
+        ['prototypes of the explained class', String(e.prototypes.length)],
         ['explained class', e.selectedBy === 'predicted' ? 'the predicted class' : 'chosen with --class'],
         ['contributions + bias - logit', e.difference.toExponential(2)],
         ...r.notes.map((n) => ['note', n] as const),

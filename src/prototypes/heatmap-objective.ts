@@ -157,16 +157,24 @@ export class HeatmapObjective {
     readonly peak: PeakTerm | null = null,
     /** Compare maps centred per group (targets must be centred too): per-image offsets cost nothing. */
     readonly centred = false,
+    /** Count only the groups whose entry is 1 (null: all); the others add nothing and get no gradient. */
+    readonly groupMask: Uint8Array | null = null,
   ) {
+    this.energy = energy;
+    this.sigma = sigma;
     this.eps = energy.map((e) => NORM_GUARD * NORM_GUARD * e * sigma * sigma);
     let t = 0;
-    for (let x = 0; x < targets.length; x++) t += targets[x] * targets[x];
+    for (let g = 0; g < groups.count; g++) {
+      if (groupMask && !groupMask[g]) continue;
+      for (let x = g * groups.size * k; x < (g + 1) * groups.size * k; x++) t += targets[x] * targets[x];
+    }
     this.targetEnergy = t;
     if (peak && peak.weight > 0) {
       const P = new Float64Array(targets.length);
       let h = 0;
       for (let g = 0; g < groups.count; g++) {
         const x0 = g * groups.size * k;
+        const counted = !groupMask || groupMask[g] === 1;
         for (let i = 0; i < k; i++) {
           let m = -Infinity;
           for (let x = x0 + i; x < x0 + groups.size * k; x += k) m = Math.max(m, peak.temperature * targets[x]);
@@ -175,13 +183,21 @@ export class HeatmapObjective {
           for (let x = x0 + i; x < x0 + groups.size * k; x += k) {
             const lp = peak.temperature * targets[x] - m - Math.log(z);
             P[x] = Math.exp(lp);
-            h += P[x] * lp;
+            if (counted) h += P[x] * lp;
           }
         }
       }
       this.peakTargets = P;
       this.peakEntropy = peak.weight * h;
     }
+  }
+
+  private readonly energy: Float64Array;
+  private readonly sigma: number;
+
+  /** The same objective counting only the groups where `mask` is 1. */
+  restrict(mask: Uint8Array): HeatmapObjective {
+    return new HeatmapObjective(this.targets, this.k, this.groups, this.energy, this.sigma, this.peak, this.centred, mask);
   }
 
   /** L for candidate heatmaps M (N x k). */
@@ -208,6 +224,10 @@ export class HeatmapObjective {
     for (let g = 0; g < groups.count; g++) {
       const x0 = g * groups.size * k;
       const x1 = x0 + groups.size * k;
+      if (this.groupMask && !this.groupMask[g]) {
+        if (grad) grad.fill(0, x0, x1);
+        continue;
+      }
       const eps = this.eps[g];
       s.fill(0);
       t.fill(0);

@@ -105,6 +105,11 @@ export interface DecomposeOptions {
    * keeps the shares near the size of the uniform split's (the objective ignores scale). Default 0.01.
    */
   freeRidge?: number;
+  /**
+   * Allocator `free`: share of the class's images (every m-th) held out of the fit; the iterate with
+   * the best held-out objective is kept. 0: off. Default 0.
+   */
+  freeHoldout?: number;
   /** Weight of the peak term of the split objective (0: off). Default 16 (preset `paper`: 0). */
   peakWeight?: number;
   /** Temperature of the peak term (applied to unit-norm maps). Default 120. */
@@ -147,6 +152,7 @@ export interface ResolvedOptions {
   lowFidelity: LowFidelityAction;
   peak: { weight: number; temperature: number };
   freeRidge: number;
+  freeHoldout: number;
 }
 
 /** The formulation of Tan et al. (least squares, objective on r_i, Nelder-Mead). */
@@ -214,6 +220,7 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
     minPartFidelity: optional(opts.minPartFidelity, DEFAULT_MIN_PART_FIDELITY, (x) => checkedNumber('option minPartFidelity', x, { min: -1, max: 1 })),
     lowFidelity: oneOf('lowFidelity', opts.lowFidelity, ['report', 'residual-term'] as const, 'report'),
     freeRidge: optional(opts.freeRidge, DEFAULT_FREE_RIDGE, (x) => checkedNumber('option freeRidge', x, { min: 0 })),
+    freeHoldout: optional(opts.freeHoldout, 0, (x) => checkedNumber('option freeHoldout', x, { min: 0, max: 0.5 })),
     peak: {
       weight: optional(opts.peakWeight, base.peakWeight, (x) => checkedNumber('option peakWeight', x, { min: 0 })),
       temperature: positive('peakTemperature', opts.peakTemperature, DEFAULT_PEAK_TEMPERATURE) as number,

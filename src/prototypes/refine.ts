@@ -127,7 +127,7 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
       chosen = await splitGradient(problem, opts.gradient);
       break;
     case 'free':
-      chosen = await splitFree(problem, opts.gradient, opts.freeRidge);
+      chosen = await splitFree(problem, opts.gradient, opts.freeRidge, opts.freeHoldout);
       break;
     case 'none': {
       const zero = new Float64Array(k * D);

@@ -221,9 +221,21 @@ function freeShares(p: SplitProblem, U: ArrayLike<number>): Float64Array {
  * pull-back projected on the sum-zero subspace, so U never leaves the row space of F: the shares move
  * only in directions the class's features can show.
  */
-export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient'], ridge: number): Promise<SplitResult> {
+export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient'], ridge: number, holdout = 0): Promise<SplitResult> {
   const { k, D, R } = p;
   if (k === 1) return splitUniform(p);
+  // Held-out images (every m-th, m = round(1 / holdout)) are left out of the fit; the iterate with the
+  // best held-out objective is returned (early stopping: the split fits the training maps).
+  const n = p.objective.groups.count;
+  let train = p.objective;
+  let validation: typeof p.objective | null = null;
+  if (holdout > 0 && n >= 5) {
+    const every = Math.max(2, Math.round(1 / holdout));
+    const held = Uint8Array.from({ length: n }, (_, g) => (g % every === every - 1 ? 1 : 0));
+    train = p.objective.restrict(held.map((x) => 1 - x));
+    validation = p.objective.restrict(held);
+  }
+  let best: { value: number; U: Float64Array | null } = { value: Infinity, U: null };
   // The heatmap objective ignores each candidate's scale, so shares could grow without bound in
   // opposite directions (and the stored float32 sum lose its exactness): the ridge term
   // ridge x groups x sum_i ||r_i - R/k||^2 / ||R||^2 keeps them near the uniform split's size.
@@ -237,9 +249,13 @@ export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient
       let penalty = 0;
       for (let c = 0; c < D; c++) for (let i = 0; i < k; i++) penalty += (shares[i * D + c] - R[c] / k) ** 2;
       penalty *= ridgeScale;
-      if (!dU) return p.objective.value(M) + penalty;
+      if (validation) {
+        const v = validation.value(M);
+        if (v < best.value) best = { value: v, U: Float64Array.from(U) };
+      }
+      if (!dU) return train.value(M) + penalty;
       const dM = new Float32Array(M.length);
-      const value = p.objective.valueAndGradient(M, dM) + penalty;
+      const value = train.valueAndGradient(M, dM) + penalty;
       const dQ = await p.products.pullback(dM, k);
       for (let c = 0; c < D; c++) {
         let m = 0;
@@ -252,5 +268,12 @@ export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient
     new Float64Array(k * D),
     { maxIterations: opts.maxIterations, tolerance: opts.tolerance, memory: opts.memory, firstStep: 0.1 },
   );
-  return { weights: uniformWeights(k, D), shares: freeShares(p, r.x), objective: r.f, evaluations: r.evaluations, iterations: r.iterations, stop: r.reason };
+  if (!validation) return { weights: uniformWeights(k, D), shares: freeShares(p, r.x), objective: r.f, evaluations: r.evaluations, iterations: r.iterations, stop: r.reason };
+  // Reported: the whole objective (every image, with the ridge) at the chosen iterate.
+  const U = best.U ?? r.x;
+  const shares = freeShares(p, U);
+  let penalty = 0;
+  for (let c = 0; c < D; c++) for (let i = 0; i < k; i++) penalty += (shares[i * D + c] - R[c] / k) ** 2;
+  const objective = p.objective.value(await p.products.maps(freeCandidates(p, U), k)) + ridgeScale * penalty;
+  return { weights: uniformWeights(k, D), shares, objective, evaluations: r.evaluations + 1, iterations: r.iterations, stop: `${r.reason}+held-out` };
 }

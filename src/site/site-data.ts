@@ -34,7 +34,10 @@ export interface SiteData {
   generator: string;
   title: string;
   classNames: string[];
+  /** Prototype rows per class (the largest class's k). */
   k: number;
+  /** Prototypes of each class (k 'auto': fewer than k for some; the other rows contribute 0). Absent: k. */
+  prototypeCounts?: number[];
   preprocess: PreprocessConfig;
   model: {
     /** The explained ONNX model (protolens export, heatmaps of every class). */

@@ -161,6 +161,7 @@ export async function writeSite(opts: SiteOptions): Promise<SiteResult> {
     title,
     classNames: [...network.manifest.classNames],
     k: network.k,
+    prototypeCounts: Array.from(network.prototypeCounts),
     preprocess: validatePreprocessConfig(network.manifest.preprocess, join(network.dir, MANIFEST_FILE)),
     model: {
       file: SITE_MODEL_FILE,

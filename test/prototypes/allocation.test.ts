@@ -54,6 +54,7 @@ test('every allocator is at most the uniform split on the objective it optimises
     { norm: 'class-l2', gradient: { maxIterations: 30 } },
     { allocator: 'free', gradient: { maxIterations: 30 } },
     { allocator: 'free', peakWeight: 16, peakTemperature: 120, gradient: { maxIterations: 30 } },
+    { allocator: 'free', freeHoldout: 0.2, gradient: { maxIterations: 30 } },
     { peakWeight: 4, peakTemperature: 30, gradient: { maxIterations: 30 } },
   ];
   for (const options of variants) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeatureProducts } from '../../src/prototypes/feature-products.ts';
-import { groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, NORM_GUARD, type Groups } from '../../src/prototypes/heatmap-objective.ts';
+import { centreMaps, groupEnergy, HeatmapObjective, mapFidelity, normalizeMaps, NORM_GUARD, type Groups } from '../../src/prototypes/heatmap-objective.ts';
 import { objectiveAndLogitGradient, objectiveAndWeightGradient, objectiveAt, softmaxColumns, type SplitProblem } from '../../src/prototypes/residual-split.ts';
 import { decomposeClass } from '../../src/prototypes/decompose.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -189,5 +189,27 @@ test('peak term: value is the literal KL of the sharpened maps, gradient matches
     mm[x] -= h;
     const fd = (obj.value(mp) - obj.value(mm)) / (2 * h);
     assert.ok(Math.abs(fd - grad[x]) <= 1e-4 * Math.max(1, Math.abs(fd)), `entry ${x}: ${grad[x]} vs ${fd}`);
+  }
+});
+
+test('restricted objectives: the held-out and the fitted groups add up to the whole objective, value and gradient', () => {
+  const rng = new Rng(9);
+  const groups: Groups = { count: 5, size: 4 };
+  const k = 2;
+  const targets = normalizeMaps(centreMaps(Float64Array.from({ length: 40 }, () => rng.uniform(0, 1)), k, groups), k, groups);
+  const whole = new HeatmapObjective(targets, k, groups, Float64Array.from({ length: 5 }, () => 1), 1, { weight: 2, temperature: 9 }, true);
+  const held = Uint8Array.from([0, 1, 0, 0, 1]);
+  const a = whole.restrict(held);
+  const b = whole.restrict(held.map((x) => 1 - x));
+  const M = Float64Array.from({ length: 40 }, () => rng.normal());
+  assert.ok(Math.abs(a.value(M) + b.value(M) - whole.value(M)) <= 1e-9 * Math.abs(whole.value(M)));
+  const [ga, gb, gw] = [new Float32Array(40), new Float32Array(40), new Float32Array(40)];
+  a.valueAndGradient(M, ga);
+  b.valueAndGradient(M, gb);
+  whole.valueAndGradient(M, gw);
+  for (let x = 0; x < 40; x++) {
+    assert.ok(Math.abs(ga[x] + gb[x] - gw[x]) <= 1e-5 * Math.max(1, Math.abs(gw[x])), `entry ${x}`);
+    const g = Math.floor(x / (4 * k));
+    if (!held[g]) assert.equal(ga[x], 0, 'a group left out gets no gradient');
   }
 });

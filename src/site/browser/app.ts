@@ -222,7 +222,9 @@ async function explain(file: File, className?: string): Promise<SiteExplanation>
   const ranking = rankClasses(logits);
   const predicted = ranking[0];
   const c = chosen ?? predicted;
-  const contributions = Array.from(contributionsAll.subarray(c * k, (c + 1) * k));
+  // k 'auto': the class's own prototypes only (its count; the padded rows contribute exactly 0).
+  const kc = data.prototypeCounts?.[c] ?? k;
+  const contributions = Array.from(contributionsAll.subarray(c * k, c * k + kc));
   const residual = residualAll && residualAll[c] !== 0 ? residualAll[c] : null;
   const sum = contributions.reduce((a, b) => a + b, 0) + (residual ?? 0) + bias[c];
   const scaleAbs = Math.max(1, Math.abs(logits[c]), contributions.reduce((a, b) => a + Math.abs(b), 0) + Math.abs(residual ?? 0) + Math.abs(bias[c]));
@@ -238,8 +240,8 @@ async function explain(file: File, className?: string): Promise<SiteExplanation>
   const pct = data.explain.percentile;
   const scale = pictureScale(w, h, 'auto');
   const protos: CardPrototype[] = [];
-  const maps = new Float32Array(k * HW);
-  for (let i = 0; i < k; i++) {
+  const maps = new Float32Array(kc * HW);
+  for (let i = 0; i < kc; i++) {
     const map = heatmaps.slice((c * k + i) * HW, (c * k + i + 1) * HW);
     maps.set(map, i * HW);
     const box = strongestRegion(map, mh, mw, w, h, pct);
@@ -258,7 +260,7 @@ async function explain(file: File, className?: string): Promise<SiteExplanation>
     const o = overlayLayers(rgb.data, w, h, map, mh, mw, { box, percentile: pct, scale });
     protos.push({ id: k, label: 'Residual term', contribution: residual, overlayPath: await composePng(rgb, o.width, o.height, o.layers), box, exemplars: [] });
   }
-  const comb = combinedLayers(rgb.data, w, h, { data: maps, k, height: mh, width: mw }, contributions, contributions.map((_, i) => `Prototype ${i}`), { scale });
+  const comb = combinedLayers(rgb.data, w, h, { data: maps, k: kc, height: mh, width: mw }, contributions, contributions.map((_, i) => `Prototype ${i}`), { scale });
   const card: CardData = {
     imagePath: await composePng(rgb, w, h, []),
     imageName: file.name,
@@ -274,7 +276,7 @@ async function explain(file: File, className?: string): Promise<SiteExplanation>
     details: [
       ['model', data.model.source.name],
       ['model SHA-256', data.model.source.sha256],
-      ['prototypes per class', String(k)],
+      ['prototypes of this class', String(kc)],
       ['explained class', chosen === null ? 'the predicted class' : 'chosen in the page'],
       ['contributions + bias - logit', difference.toExponential(2)],
       ['computed', `in this browser: onnxruntime-web ${data.ort.version}, ${threads} thread${threads === 1 ? '' : 's'}`],
