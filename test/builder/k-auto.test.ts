@@ -86,6 +86,13 @@ test("--k auto: per-class k in the network, and explain, evaluate and export use
   assert.equal(contrib.length, n.numClasses * n.k);
   for (let c = 0; c < n.numClasses; c++) for (let i = counts[c]; i < n.k; i++) assert.equal(contrib[c * n.k + i], 0, `class ${c}, padded prototype ${i}`);
   await session.release();
+
+  // The static site: its data carries the counts, its gallery shows each class's own prototypes.
+  const site = join(tmp, 'site');
+  const w = await protolens(['site', '--net', net, '--out', site]);
+  assert.equal(w.status, 0, w.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(join(site, 'site.json'), 'utf8')).prototypeCounts, counts);
+  assert.equal(readFileSync(join(site, 'index.html'), 'utf8').match(/class="proto"/g)?.length, total);
 });
 
 test('--k auto usage: a k that is neither an integer nor auto is a usage error naming --k', async () => {
