@@ -24,6 +24,7 @@ export const demoSpec: CommandSpec = {
     'explain-classes': { type: 'string', value: 'N', description: 'explain the first test image of this many classes (plus one misclassified image)', default: String(DEFAULT_EXPLAINED_CLASSES) },
     exemplars: { type: 'string', value: 'M', description: 'exemplar patches per prototype', default: String(DEFAULT_DEMO_EXEMPLARS) },
     'no-evaluate': { type: 'boolean', description: 'skip the evaluation (fidelity, consistency, stability, distinctiveness, comprehensiveness, purity, deletion/insertion, axioms)' },
+    'no-sanity': { type: 'boolean', description: 'skip the model-randomisation sanity check (a network rebuilt on the model with its last two convolutions redrawn, evaluated alike)' },
     'deletion-images': { type: 'string', value: 'N', description: 'test images scored by deletion/insertion (default: the evaluation\'s, 50)' },
     'train-per-class': { type: 'string', value: 'N', description: 'a smaller dataset for a quick look: training images per class (the model was trained on 100; other numbers than documented)' },
     'test-per-class': { type: 'string', value: 'N', description: 'the same for test images per class (the model was tested on 50)' },
@@ -32,7 +33,8 @@ export const demoSpec: CommandSpec = {
   },
   details: [
     'Writes DIR/index.html (open it in a browser), DIR/summary.json, DIR/network/ (the prototype network),',
-    'DIR/explanations/ (one card per explained image) and DIR/evaluation/ (results.md, plots, JSON).',
+    'DIR/explanations/ (one card per explained image), DIR/evaluation/ (results.md, plots, JSON) and DIR/sanity/',
+    '(the model-randomisation check: randomisation.md and .json, the rebuilt network and both evaluations).',
     'The first run generates the dataset and extracts features (cached in --cache); later runs reuse both.',
     '',
     'Exit codes: 0 ok, 1 internal error, 2 usage error, 3 unusable input, 4 a failed check.',
@@ -53,6 +55,7 @@ export function demoOptionsFromArgs(values: Record<string, string | boolean | st
     explainClasses: intOption(values, 'explain-classes', 0),
     exemplars: intOption(values, 'exemplars'),
     evaluate: values['no-evaluate'] !== true,
+    sanity: values['no-sanity'] !== true,
     deletionImages: intOption(values, 'deletion-images'),
     dataset: {
       ...(values['train-per-class'] !== undefined ? { trainPerClass: intOption(values, 'train-per-class') } : {}),

@@ -53,6 +53,8 @@ export interface DemoOptions {
   explainMisclassified?: boolean;
   /** Run the evaluation when the evaluation module is present (default true). */
   evaluate?: boolean;
+  /** Run the model-randomisation sanity check after the evaluation (default true; needs the evaluation). */
+  sanity?: boolean;
   /** Evaluate at most this many test images, evenly spaced (default: all). */
   evaluationMaxImages?: number;
   /** Images scored by deletion/insertion (default: the evaluation's own, 50). */
@@ -78,6 +80,7 @@ export interface ResolvedDemoOptions {
   explainClasses: number;
   explainMisclassified: boolean;
   evaluate: boolean;
+  sanity: boolean;
   evaluationMaxImages: number | null;
   deletionImages: number | null;
   threads: number | null;
@@ -117,6 +120,7 @@ export function resolveDemoOptions(o: DemoOptions = {}): ResolvedDemoOptions {
     explainClasses: intOpt('explainClasses', o.explainClasses, 0, DEFAULT_EXPLAINED_CLASSES),
     explainMisclassified: o.explainMisclassified ?? true,
     evaluate: o.evaluate ?? true,
+    sanity: o.sanity ?? true,
     evaluationMaxImages: intOpt('evaluationMaxImages', o.evaluationMaxImages, 1, null),
     deletionImages: intOpt('deletionImages', o.deletionImages, 1, null),
     threads: intOpt('threads', o.threads, 1, null),

@@ -19,11 +19,12 @@ export const DEMO_LAYOUT = {
   network: 'network',
   explanations: 'explanations',
   evaluation: 'evaluation',
+  sanity: 'sanity',
   site: 'site',
 } as const;
 
 /** What a new run clears in a claimed folder before writing (the network is replaced by the build). */
-const CLEARED = [DEMO_LAYOUT.page, DEMO_LAYOUT.summary, DEMO_LAYOUT.contactSheet, DEMO_LAYOUT.explanations, DEMO_LAYOUT.evaluation, DEMO_LAYOUT.site];
+const CLEARED = [DEMO_LAYOUT.page, DEMO_LAYOUT.summary, DEMO_LAYOUT.contactSheet, DEMO_LAYOUT.explanations, DEMO_LAYOUT.evaluation, DEMO_LAYOUT.sanity, DEMO_LAYOUT.site];
 
 /**
  * Make `dir` ready for a demo run: create it, or check it is the demo's, and clear the previous

@@ -31,16 +31,21 @@ import { resolveDemoOptions, type DemoOptions, type ResolvedDemoOptions } from '
 import { DEMO_LAYOUT, prepareDemoFolder } from './output-folder.ts';
 import { renderDemoPage } from './page/page.ts';
 import { describePreprocess, pageClasses } from '../html/page-classes.ts';
-import type { DemoPageData, PageEvaluation, PageExplanation, PageStep } from '../html/page-data.ts';
+import type { DemoPageData, PageEvaluation, PageExplanation, PageSanity, PageStep } from '../html/page-data.ts';
 import { evaluationView } from './page/evaluation.ts';
 import { METRIC_NAMES } from '../evaluate/output/report.ts';
 import { brokenReferences } from './page/links.ts';
 import { writeSite, type SiteResult } from '../site/write-site.ts';
 import { DEMO_SUMMARY_SCHEMA, DEMO_SUMMARY_VERSION, type DemoSummary, type SetFigures } from './summary.ts';
 import { classifySplit, type TestPassResult } from './test-pass.ts';
+import type { RandomisationReport } from '../checks/randomisation.ts';
+import { sanityView } from './page/sanity.ts';
+
+/** The sanity check's own steps (its progress). */
+const SANITY_STEPS = ['randomise', 'build', 'evaluate original', 'evaluate randomised'] as const;
 
 /** The steps, in order. */
-export const DEMO_STEPS = ['dataset', 'build', 'classify', 'explain', 'evaluate', 'page'] as const;
+export const DEMO_STEPS = ['dataset', 'build', 'classify', 'explain', 'evaluate', 'sanity', 'page'] as const;
 export type DemoStepName = (typeof DEMO_STEPS)[number];
 
 /** Progress within a step. */
@@ -262,7 +267,35 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
   }
   end('evaluate', 'evaluate', evaluation.status === 'done' ? `${evaluation.images} test images` : evaluation.status);
 
-  // 6. Site, page and summary.
+  // 6. The model-randomisation sanity check (needs the evaluation: it compares the same scores).
+  let sanity: PageSanity;
+  let sanityReport: RandomisationReport | null = null;
+  begin('sanity', 'the model with its last two convolutions redrawn: rebuild, evaluate, compare');
+  if (!o.sanity) sanity = { status: 'skipped', reason: 'the demo was run without the sanity check' };
+  else if (evaluation.status !== 'done') sanity = { status: 'skipped', reason: `the evaluation was ${evaluation.status}` };
+  else {
+    try {
+      // Loaded on demand, as the evaluation is: the check evaluates through the same module.
+      const { randomisationCheck } = await import('../checks/randomisation.ts');
+      sanityReport = await randomisationCheck({
+        net: netDir,
+        data: ds.dir,
+        out: join(o.outDir, DEMO_LAYOUT.sanity),
+        seed: o.seed,
+        metrics: ['consistency', 'stability', 'distinctiveness', 'comprehensiveness'],
+        evaluation: { seed: o.seed, ...(o.evaluationMaxImages !== null ? { maxImages: o.evaluationMaxImages } : {}) },
+        ...(o.threads !== null ? { threads: o.threads } : {}),
+        onProgress: (step) => hooks.onProgress?.({ step: 'sanity', task: 'steps', done: SANITY_STEPS.indexOf(step), total: SANITY_STEPS.length, unit: 'steps', note: step }),
+      });
+      sanity = sanityView(sanityReport, DEMO_LAYOUT.sanity);
+    } catch (e) {
+      sanity = { status: 'failed', reason: (e as Error)?.message ?? String(e) };
+      warn(`the sanity check failed: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+  end('sanity', 'sanity check', sanity.status === 'done' ? (sanity.refinedScoresFell ? 'refined scores fell' : 'a refined score did not fall') : sanity.status);
+
+  // 7. Site, page and summary.
   begin('page', 'index.html and the static site');
   let site: SiteResult | null = null;
   try {
@@ -336,6 +369,7 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
     explanationsIndex: explained.length > 0 ? exp('index.html') : null,
     site: site ? { index: `${DEMO_LAYOUT.site}/index.html`, megabytes: site.bytes / 1e6 } : null,
     evaluation,
+    sanity,
     timing: { steps: [...steps], seconds: elapsedBeforePage, cached: ds.reused && built.extraction.imagesExtracted === 0, loadAverage: loadavg(), cpus: availableParallelism(), node: process.versions.node, date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') },
     command: o.command,
     warnings: [...warnings],
@@ -375,6 +409,9 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
             checksPassed: report.checks.passed,
           }
         : { status: evaluation.status as 'unavailable' | 'skipped' | 'failed', reason: (evaluation as { reason: string }).reason },
+    sanity: sanityReport
+      ? { status: 'done', dir: resolve(o.outDir, DEMO_LAYOUT.sanity), refinedScoresFell: sanityReport.refinedScoresFell, sets: sanityReport.sets }
+      : { status: (sanity as { status: 'skipped' | 'failed' }).status, reason: (sanity as { reason: string }).reason },
     warnings,
   };
   await writeJsonAtomic(join(o.outDir, DEMO_LAYOUT.summary), summary);

@@ -4,6 +4,7 @@
  */
 import { relative } from 'node:path';
 import { formatSeconds } from '../util/progress.ts';
+import type { RandomisationReport } from '../checks/randomisation.ts';
 
 export const DEMO_SUMMARY_SCHEMA = 'protolens.demo';
 export const DEMO_SUMMARY_VERSION = 1;
@@ -45,6 +46,10 @@ export interface DemoSummary {
         checksPassed: boolean;
       }
     | { status: 'unavailable' | 'skipped' | 'failed'; reason: string };
+  /** The model-randomisation sanity check: per set and score, the trained model's and the randomised one's. */
+  sanity:
+    | { status: 'done'; dir: string; refinedScoresFell: boolean; sets: RandomisationReport['sets'] }
+    | { status: 'skipped' | 'failed'; reason: string };
   warnings: string[];
 }
 
@@ -68,6 +73,11 @@ export function formatDemoSummary(s: DemoSummary, cwd = process.cwd()): string {
   } else {
     lines.push(`  evaluation     ${e.status}: ${e.reason}`);
   }
+  const sc = s.sanity;
+  if (sc.status === 'done') {
+    const c = sc.sets.refined?.consistency;
+    lines.push(`  sanity check   ${sc.refinedScoresFell ? 'every refined score fell' : 'A REFINED SCORE DID NOT FALL'} on the randomised model${c ? ` (consistency ${f1(c.original)} -> ${f1(c.randomised)})` : ''}`);
+  } else lines.push(`  sanity check   ${sc.status}: ${sc.reason}`);
   lines.push(`  explained      ${s.explained.length} test images`);
   for (const w of s.warnings) lines.push(`  warning        ${w}`);
   lines.push(`  open           ${rel(s.page)}`);

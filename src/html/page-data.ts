@@ -139,6 +139,20 @@ export type PageEvaluation =
     }
   | { status: 'unavailable' | 'skipped' | 'failed'; reason: string };
 
+/** The model-randomisation sanity check as the page shows it (src/checks/randomisation.ts). */
+export type PageSanity =
+  | {
+      status: 'done';
+      /** The convolutions redrawn, e.g. "Conv 'block5_conv'". */
+      layers: string[];
+      seconds: number;
+      refinedScoresFell: boolean;
+      /** Per prototype set and score: the original network's and the randomised one's. */
+      rows: { set: string; score: string; original: number | null; randomised: number | null }[];
+      links: { markdown: string; json: string };
+    }
+  | { status: 'skipped' | 'failed'; reason: string };
+
 export interface PageStep {
   name: string;
   seconds: number;
@@ -187,6 +201,7 @@ export interface DemoPageData {
   /** The static site (protolens site) of the network: its index.html relative to the page, or null when it was not written. */
   site: { index: string; megabytes: number } | null;
   evaluation: PageEvaluation;
+  sanity: PageSanity;
   /** `cached`: the dataset and the features came from the cache (not a run from scratch). */
   timing: { steps: PageStep[]; seconds: number; cached: boolean; loadAverage: number[]; cpus: number; node: string; date: string };
   command: string;

@@ -2,6 +2,7 @@
 // the same generator and classes (12 training and 4 test images per class; the committed model works
 // on any number of images), then its page in headless Chromium. A second, warm run checks the cache
 // and that a rerun leaves no stale output.
+import { existsSync } from 'node:fs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -56,10 +57,17 @@ test('the demo runs from nothing, exits 0 and reports what it did', async () => 
   assert.equal(summary.dataset.sameAsTraining, false);
   assert.ok(summary.warnings.some((w) => /other sizes/.test(w)), 'the smaller dataset is flagged');
   assert.equal(summary.network.k, 3);
-  assert.deepEqual(summary.steps.map((s) => s.name), ['dataset', 'build', 'classify the test split', 'explain test images', 'evaluate', 'page']);
+  assert.deepEqual(summary.steps.map((s) => s.name), ['dataset', 'build', 'classify the test split', 'explain test images', 'evaluate', 'sanity check', 'page']);
   // Progress went to stderr, step by step; stdout is only the JSON.
-  for (const step of ['[1/6] dataset', '[2/6] build', '[5/6] evaluate', '[6/6] page']) assert.ok(first.stderr.includes(step), step);
+  for (const step of ['[1/7] dataset', '[2/7] build', '[5/7] evaluate', '[6/7] sanity', '[7/7] page']) assert.ok(first.stderr.includes(step), step);
   assert.deepEqual(JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')), summary);
+  // The sanity check ran and its report is in the folder: the refined prototypes' consistency fell.
+  assert.equal(summary.sanity.status, 'done');
+  if (summary.sanity.status === 'done') {
+    const c = summary.sanity.sets.refined?.consistency;
+    assert.ok(c && c.original !== null && c.randomised !== null && c.randomised < c.original, JSON.stringify(c));
+    assert.ok(existsSync(join(out, 'sanity', 'randomisation.json')));
+  }
 });
 
 test('accuracy and the explained images agree with a plain onnxruntime session of the model', async () => {
@@ -158,7 +166,7 @@ test('in Chromium the page shows every class, every picture loads, nothing is re
       assert.equal(c.protos, 3);
     });
     assert.equal(r.explained, summary.explained.length);
-    assert.deepEqual(r.sections, ['overview', 'data', 'prototypes', 'explanations', 'diagnostics', 'evaluation', 'made']);
+    assert.deepEqual(r.sections, ['overview', 'data', 'prototypes', 'explanations', 'diagnostics', 'evaluation', 'sanity', 'made']);
     // Contact sheet + 15 x 3 x (1 context + 5 patches) + explained images x (input + 3 overlays) + 2 plots.
     assert.equal(r.images.length, 1 + 15 * 3 * 6 + summary.explained.length * 4 + 2);
     for (const i of r.images) {
@@ -207,6 +215,7 @@ test('without the evaluation module the demo still shows everything else', async
   const s: DemoSummary = JSON.parse(r.stdout);
   assert.equal(s.evaluation.status, 'unavailable');
   if (s.evaluation.status === 'unavailable') assert.match(s.evaluation.reason, /hidden by the test/);
+  assert.deepEqual(s.sanity, { status: 'skipped', reason: 'the evaluation was unavailable' });
   assert.equal(s.accuracy.correct, summary.accuracy.correct);
   const html = await readFile(join(other, 'index.html'), 'utf8');
   assert.ok(html.includes('The evaluation module is not available in this checkout'));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DemoPageData, PageEvaluation } from '../../src/html/page-data.ts';
+import type { DemoPageData, PageEvaluation, PageSanity } from '../../src/html/page-data.ts';
 import { renderDemoPage } from '../../src/demo/page/page.ts';
 import { url } from '../../src/html/format.ts';
 import { brokenReferences, pageReferences } from '../../src/demo/page/links.ts';
@@ -33,8 +33,21 @@ const DONE: PageEvaluation = {
   checks: { passed: true, failures: [] },
 };
 
+const SANITY: PageSanity = {
+  status: 'done',
+  layers: ["Conv 'block5_conv'", "Conv '<b>4'"],
+  seconds: 41,
+  refinedScoresFell: true,
+  rows: [
+    { set: 'refined', score: 'consistency', original: 93.3, randomised: 57.8 },
+    { set: 'refined', score: 'comprehensiveness', original: 48.4, randomised: null },
+    { set: 'random', score: 'consistency', original: 73.3, randomised: 20 },
+  ],
+  links: { markdown: 'sanity/randomisation.md', json: 'sanity/randomisation.json' },
+};
+
 /** Two classes (one with hostile text), k = 2, one explained image that the model got wrong. */
-function sample(evaluation: PageEvaluation = DONE): DemoPageData {
+function sample(evaluation: PageEvaluation = DONE, sanity: PageSanity = SANITY): DemoPageData {
   const names = ['001.Red_headed_Fantail', '002.<script>alert(1)</script>_Bird'];
   return {
     model: { name: 'demo <CNN>', file: 'models/demo-cnn.onnx', sha256: 'ab'.repeat(32), architecture: '5 conv blocks', parameters: 248063, input: [64, 64], featureMap: { height: 8, width: 8, channels: 128 }, preprocess: 'stretched' },
@@ -73,6 +86,7 @@ function sample(evaluation: PageEvaluation = DONE): DemoPageData {
     explanationsIndex: 'explanations/index.html',
     site: null,
     evaluation,
+    sanity,
     timing: { steps: [{ name: 'build', seconds: 4.2, note: 'from <cache>' }], seconds: 75, cached: false, loadAverage: [1, 2, 3], cpus: 2, node: '20.0.0', date: '2026-01-01 00:00:00 UTC' },
     command: 'npm run demo',
     warnings: ['a <warning>'],
@@ -113,6 +127,26 @@ test('every class, prototype, exemplar and explained image is on the page', () =
   assert.ok(html.includes('distinct 88'));
   // The region size named in the gallery comes from the protocol's half size: 2 x 10 + 1.
   assert.ok(html.includes('21 \u00d7 21 pixels of the 64-pixel input'));
+});
+
+test('the sanity check: per set and score the trained and the randomised model, the verdict, the files; or why it did not run', () => {
+  const html = renderDemoPage(sample());
+  assertBalanced(html);
+  const section = html.slice(html.indexOf('<section id="sanity">'), html.indexOf('</section>', html.indexOf('<section id="sanity">')));
+  const rows = [...section.matchAll(/<tr><th scope="row">([^<]+)<\/th><td>([^<]+)<\/td><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><\/tr>/g)].map((m) => m.slice(1));
+  assert.deepEqual(rows, [
+    ['refined (the network)', 'consistency', '93.3', '57.8'],
+    ['refined (the network)', 'comprehensiveness', '48.4', '\u2013'],
+    ['random convex split', 'consistency', '73.3', '20.0'],
+  ]);
+  assert.ok(section.includes('Every compared score of the refined prototypes fell'));
+  assert.ok(section.includes('href="sanity/randomisation.md"') && section.includes('href="sanity/randomisation.json"'));
+  assert.ok(section.includes('&lt;b&gt;4') && !section.includes('<b>4'), 'layer names are escaped');
+  assert.ok(html.includes('<a href="#sanity">'), 'the navigation links to it');
+  const fell = renderDemoPage(sample(DONE, { ...SANITY, refinedScoresFell: false }));
+  assert.ok(fell.includes('did not fall'));
+  const skipped = renderDemoPage(sample(DONE, { status: 'skipped', reason: 'the demo was run <without> it' }));
+  assert.ok(skipped.includes('Not run (skipped): the demo was run &lt;without&gt; it'));
 });
 
 test('text is escaped everywhere and nothing loads from elsewhere', () => {

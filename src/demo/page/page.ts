@@ -6,6 +6,7 @@
  */
 import type { DemoPageData } from '../../html/page-data.ts';
 import { evaluationSection } from './evaluation.ts';
+import { sanitySection } from './sanity.ts';
 import { bodyRegion, gallerySection, PROTOTYPE_BLOCK_CSS } from '../../html/gallery.ts';
 import { diagnosticsSection, explanationsSection } from './sections.ts';
 import { duration, esc, num, pct, url } from '../../html/format.ts';
@@ -187,6 +188,7 @@ export function renderDemoPage(d: DemoPageData): string {
     ['explanations', 'Explanations'],
     ['diagnostics', 'Diagnostics'],
     ['evaluation', 'Evaluation'],
+    ['sanity', 'Sanity check'],
     ['made', 'How it was made'],
   ]
     .map(([id, label]) => `<li><a href="#${id}">${label}</a></li>`)
@@ -213,6 +215,7 @@ ${gallerySection(d.classes, d.build.k, d.build.exemplars, region)}
 ${explanationsSection(d.explanations, d.classNames, d.explanationsIndex, partsOf(d), d.site)}
 ${diagnosticsSection(d.classes, d.build.k)}
 ${evaluationSection(d.evaluation)}
+${sanitySection(d.sanity)}
 ${madeSection(d)}
 </main>
 </body>
