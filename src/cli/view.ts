@@ -14,6 +14,7 @@ const spec: CommandSpec = {
     host: { type: 'string', value: 'H', description: 'interface to bind (the default serves this machine only)', default: DEFAULT_VIEWER_HOST },
     data: { type: 'string', value: 'DIR', description: 'dataset folder served read-only under /data/ (exemplar source images are relative to it)' },
     evaluation: { type: 'string', value: 'DIR', description: "an evaluation of this network ('protolens evaluate --out DIR'): the gallery shows each prototype's part and stability and each class's distinctiveness and comprehensiveness" },
+    sanity: { type: 'string', value: 'DIR', description: "a model-randomisation sanity check of this network ('protolens sanity --out DIR'): the page shows its scores" },
     results: { type: 'string', value: 'DIR', description: 'keep uploads and explanation pictures here (default: a temporary folder removed on exit)' },
     model: { type: 'string', value: 'PATH', description: 'model file instead of the one recorded in the network (it must have the recorded SHA-256)' },
     threads: { type: 'string', value: 'N', description: 'onnxruntime intra-op threads (default: one per physical core)' },
@@ -54,6 +55,7 @@ async function run(argv: string[]): Promise<number> {
     host: String(values.host),
     ...(typeof values.data === 'string' ? { data: values.data } : {}),
     ...(typeof values.evaluation === 'string' ? { evaluation: values.evaluation } : {}),
+    ...(typeof values.sanity === 'string' ? { sanity: values.sanity } : {}),
     ...(typeof values.results === 'string' ? { results: values.results } : {}),
     maxUploadBytes: Math.round(maxMb * 1024 * 1024),
     explainer: {

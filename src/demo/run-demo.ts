@@ -39,7 +39,7 @@ import { writeSite, type SiteResult } from '../site/write-site.ts';
 import { DEMO_SUMMARY_SCHEMA, DEMO_SUMMARY_VERSION, type DemoSummary, type SetFigures } from './summary.ts';
 import { classifySplit, type TestPassResult } from './test-pass.ts';
 import type { RandomisationReport } from '../checks/randomisation.ts';
-import { sanityView } from './page/sanity.ts';
+import { sanityView } from '../viewer/sanity-report.ts';
 
 /** The sanity check's own steps (its progress). */
 const SANITY_STEPS = ['randomise', 'build', 'evaluate original', 'evaluate randomised'] as const;

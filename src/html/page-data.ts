@@ -149,7 +149,8 @@ export type PageSanity =
       refinedScoresFell: boolean;
       /** Per prototype set and score: the original network's and the randomised one's. */
       rows: { set: string; score: string; original: number | null; randomised: number | null }[];
-      links: { markdown: string; json: string };
+      /** The report's files relative to the page (null: the page cannot link them, as in the viewer). */
+      links: { markdown: string; json: string } | null;
     }
   | { status: 'skipped' | 'failed'; reason: string };
 

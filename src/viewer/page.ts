@@ -6,7 +6,8 @@
  */
 import { classPrototypesHtml, gallerySection, LAZY_GALLERY_CLASSES, LAZY_GALLERY_SCRIPT, PROTOTYPE_BLOCK_CSS } from '../html/gallery.ts';
 import { esc, num } from '../html/format.ts';
-import type { PageClass } from '../html/page-data.ts';
+import type { PageClass, PageSanity } from '../html/page-data.ts';
+import { sanitySection } from '../html/sanity-section.ts';
 
 /** What the page shows. */
 export interface ViewerPageData {
@@ -25,6 +26,8 @@ export interface ViewerPageData {
    * keeps every request inside the site. Paths are relative to the page.
    */
   site?: { app: string; preloadModules: readonly string[]; preloadFetches: readonly string[] };
+  /** A model-randomisation sanity check of the network, shown after the gallery (`view --sanity`). */
+  sanity?: PageSanity | null;
 }
 
 const CSS = `
@@ -35,6 +38,10 @@ header.top { background: #0b3d6b; color: #fff; padding: 14px 24px; }
 header.top h1 { margin: 0; font-size: 1.35rem; }
 header.top p { margin: 2px 0 0; color: #e3eefa; font-size: 0.9rem; word-break: break-all; }
 main { max-width: 1240px; margin: 0 auto; padding: 8px 24px 48px; }
+table.sets { border-collapse: collapse; margin: 8px 0 16px; }
+table.sets th, table.sets td { border-bottom: 1px solid var(--line); padding: 4px 12px 4px 0; text-align: left; }
+table.sets td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.ok-note { color: var(--ok); } .note { color: var(--bad); }
 h2 { margin: 24px 0 4px; }
 .lead { color: var(--sub); max-width: 980px; margin-top: 4px; }
 #explain-form { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; }
@@ -212,6 +219,7 @@ ${d.site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}
 </section>
 <div class="filter"><label for="filter">Filter classes</label> <input type="search" id="filter" placeholder="part of a class name" autocomplete="off"> <span id="filter-count"></span></div>
 ${viewerGallery(d.classes, d.k, d.perPrototype)}
+${d.sanity ? sanitySection(d.sanity) : ''}
 </main>
 <script>${FILTER_SCRIPT}</script>
 ${lazyGallery(d.classes) ? `<script>${LAZY_GALLERY_SCRIPT}</script>` : ''}

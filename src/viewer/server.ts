@@ -25,6 +25,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { pageClasses } from '../html/page-classes.ts';
+import { readSanityReport, sanityView } from './sanity-report.ts';
 import { readEvaluationReport } from '../evaluate/output/read-report.ts';
 import type { PageClass } from '../html/page-data.ts';
 import { Explainer, type ExplainerOptions } from '../explain/explain.ts';
@@ -77,6 +78,11 @@ export interface ViewerOptions {
    * distinctiveness and comprehensiveness.
    */
   evaluation?: string;
+  /**
+   * A model-randomisation sanity check of this network (the folder `protolens sanity --out` wrote, or
+   * its randomisation.json): the page then shows its scores.
+   */
+  sanity?: string;
 }
 
 export interface Viewer {
@@ -258,6 +264,7 @@ async function serve(
 
   const manifest = ex.network.manifest;
   const report = opts.evaluation !== undefined ? await readEvaluationReport(opts.evaluation, { classes: ex.network.numClasses, k: ex.network.k }) : null;
+  const sanity = opts.sanity !== undefined ? sanityView(await readSanityReport(opts.sanity, ex.network.dir), null) : null;
   const classes = pageClasses({
     classNames: manifest.classNames,
     k: ex.network.k,
@@ -275,6 +282,7 @@ async function serve(
     perPrototype: ex.exemplars?.perPrototype ?? 0,
     classes,
     maxUploadBytes: maxUpload,
+    sanity,
   });
   const page = { html, gzip: gzipSync(html) };
   const classesJson: ClassJson[] = classes.map((c) => ({

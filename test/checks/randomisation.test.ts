@@ -49,6 +49,21 @@ test('randomising the last two convolutions of the demo model: the rebuilt proto
   assert.deepEqual(onDisk.sets, r.sets);
   assert.match(readFileSync(join(out, 'randomisation.md'), 'utf8'), /\| consistency \| [\d.]+ \| [\d.]+ \|/);
   for (const d of ['evaluation-original', 'evaluation-randomised']) assert.ok(existsSync(join(out, d, 'evaluation.json')));
+
+  // The viewer shows the check's scores (view --sanity); a report of another network is refused.
+  const { startViewer } = await import('../../src/viewer/server.ts');
+  const v = await startViewer({ net, port: 0, sanity: out });
+  try {
+    const html = await (await fetch(v.url)).text();
+    const section = html.slice(html.indexOf('<section id="sanity">'));
+    const c = refined.consistency!;
+    assert.ok(section.includes(`<tr><th scope="row">refined (the network)</th><td>consistency</td><td class="num">${c.original!.toFixed(1)}</td><td class="num">${c.randomised!.toFixed(1)}</td></tr>`), section.slice(0, 2000));
+    assert.ok(section.includes('block5_conv'), 'names the redrawn layers');
+  } finally {
+    await v.close();
+  }
+  await assert.rejects(startViewer({ net: r.outputs.network, port: 0, sanity: out }), /checks network .* not /);
+  await assert.rejects(startViewer({ net, port: 0, sanity: join(tmp, 'nothing') }), /sanity check .*nothing: not found/);
 });
 
 test('CLI: protolens sanity usage errors exit 2 naming the option', async () => {

@@ -6,7 +6,7 @@
  */
 import type { DemoPageData } from '../../html/page-data.ts';
 import { evaluationSection } from './evaluation.ts';
-import { sanitySection } from './sanity.ts';
+import { sanitySection } from '../../html/sanity-section.ts';
 import { bodyRegion, gallerySection, PROTOTYPE_BLOCK_CSS } from '../../html/gallery.ts';
 import { diagnosticsSection, explanationsSection } from './sections.ts';
 import { duration, esc, num, pct, url } from '../../html/format.ts';

@@ -1,33 +1,12 @@
 /**
- * The model-randomisation sanity check on the demo page: the report of `randomisationCheck` reduced
- * to what the page shows (`sanityView`), and its section (`sanitySection`).
+ * The model-randomisation sanity check as a page section (the demo page and the viewer): per prototype
+ * set and score, the trained model's and the randomised model's. Its data: `sanityView`
+ * (src/viewer/sanity-report.ts).
  */
-import type { RandomisationReport } from '../../checks/randomisation.ts';
-import type { PageSanity } from '../../html/page-data.ts';
-import { duration, esc, num, url } from '../../html/format.ts';
+import type { PageSanity } from './page-data.ts';
+import { duration, esc, num, url } from './format.ts';
 
 const SET_LABELS: Record<string, string> = { refined: 'refined (the network)', initial: 'initial (NMF)', random: 'random convex split' };
-
-/** The page's view of a sanity-check report; `prefix` is its folder relative to the page. */
-export function sanityView(r: RandomisationReport, prefix: string): PageSanity {
-  const rows: Extract<PageSanity, { status: 'done' }>['rows'] = [];
-  for (const set of ['refined', 'initial', 'random'] as const) {
-    const scores = r.sets[set];
-    if (!scores) continue;
-    for (const score of r.metrics) {
-      const v = scores[score];
-      if (v) rows.push({ set, score, original: v.original, randomised: v.randomised });
-    }
-  }
-  return {
-    status: 'done',
-    layers: r.model.layers.map((l) => `Conv '${l.node}'`),
-    seconds: r.seconds,
-    refinedScoresFell: r.refinedScoresFell,
-    rows,
-    links: { markdown: `${prefix}/randomisation.md`, json: `${prefix}/randomisation.json` },
-  };
-}
 
 /** The section: per set and score, the original network's and the randomised model's. */
 export function sanitySection(s: PageSanity): string {
@@ -52,8 +31,8 @@ export function sanitySection(s: PageSanity): string {
 <p class="lead">The model-randomisation test of Adebayo et al. (NeurIPS 2018): the last convolutions before the features
 (${s.layers.map(esc).join(', ')}) are redrawn at random with each layer\u2019s own spread, a prototype network is built on that
 model with the same options, and both are evaluated alike (${duration(s.seconds)}). Explanations that only follow the image would
-score the same. Every number: <a href="${url(s.links.markdown, 'randomisation.md')}">randomisation.md</a> and
-<a href="${url(s.links.json, 'randomisation.json')}">randomisation.json</a>.</p>
+score the same.${s.links ? ` Every number: <a href="${url(s.links.markdown, 'randomisation.md')}">randomisation.md</a> and
+<a href="${url(s.links.json, 'randomisation.json')}">randomisation.json</a>.` : ''}</p>
 ${verdict}
 <table class="sets"><thead><tr><th scope="col">prototypes</th><th scope="col">score</th><th scope="col" class="num">trained model</th><th scope="col" class="num">randomised</th></tr></thead>
 <tbody>
