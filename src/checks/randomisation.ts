@@ -25,7 +25,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { claimOutputFolder, recordOutputEntries } from '../io/output-folder.ts';
 import { randomiseTopConvolutions, type RandomisedModel } from '../model/randomise.ts';
 import { loadNetwork } from '../network/artifact.ts';
-import type { DecomposeOptions } from '../prototypes/options.ts';
+import { decomposeOptionsOf, resolveOptions, type DecomposeOptions, type ResolvedOptions } from '../prototypes/options.ts';
 import { packageVersion } from '../util/version.ts';
 
 /** Convolutions redrawn by default (the top of the last block of a ResNet BasicBlock: its two convolutions). */
@@ -75,6 +75,22 @@ const stripNulls = (v: unknown): unknown => {
   return v;
 };
 
+/**
+ * The decomposition options of a rebuild from a manifest's recorded (resolved) options: k 'auto'
+ * stays 'auto' with its kMax, every field comes back (decomposeOptionsOf); the build caps images
+ * itself, so maxImages is left out.
+ */
+function rebuildDecomposeOptions(recorded: Record<string, unknown>, seed: unknown): Omit<DecomposeOptions, 'maxImages'> {
+  const { maxImages: _m, ...o } = decomposeOptionsOf(resolvedOf(recorded));
+  return { ...o, seed: typeof seed === 'number' ? seed : 0 };
+}
+
+/** A manifest's recorded options as ResolvedOptions (manifests written before a field existed get its default). */
+function resolvedOf(recorded: Record<string, unknown>): ResolvedOptions {
+  const defaults = resolveOptions({ preset: recorded.preset === 'paper' ? 'paper' : 'default' });
+  return { ...defaults, ...(recorded as Partial<ResolvedOptions>) };
+}
+
 /** Run the check (see the module doc). */
 export async function randomisationCheck(opts: RandomisationOptions): Promise<RandomisationReport> {
   const t0 = performance.now();
@@ -111,7 +127,7 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
     ...(b.logitsOutput !== undefined ? { logitsOutput: b.logitsOutput as string } : { logitsOutput: m.model.logitsOutput }),
     ...(b.tokenGrid !== undefined ? { tokenGrid: b.tokenGrid as [number, number] } : {}),
     preprocess: preprocess as never,
-    decompose: { ...(stripNulls(decompose) as Omit<DecomposeOptions, 'maxImages'>), k: m.k, seed: typeof m.seed === 'number' ? m.seed : 0 },
+    decompose: rebuildDecomposeOptions(decompose, m.seed),
     exemplars: 0,
     ...(opts.threads !== undefined ? { threads: opts.threads, ortThreads: opts.threads } : {}),
   });

@@ -227,3 +227,30 @@ export function resolveOptions(opts: DecomposeOptions = {}): ResolvedOptions {
     },
   };
 }
+
+/**
+ * The options that resolve to `r` again (resolveOptions(decomposeOptionsOf(r)) equals r): how a
+ * recorded manifest's options are given back to a rebuild (the sanity check's).
+ */
+export function decomposeOptionsOf(r: ResolvedOptions): DecomposeOptions {
+  const nmf: NmfSettings = { solver: r.nmf.solver, init: r.nmf.init, ...(r.nmf.maxIter !== null ? { maxIter: r.nmf.maxIter } : {}), ...(r.nmf.tol !== null ? { tol: r.nmf.tol } : {}) };
+  return {
+    ...(r.kAuto ? { k: 'auto' as const, kMax: r.k, kMinGain: r.kAuto.minGain, kMinRatio: r.kAuto.minRatio } : { k: r.k }),
+    preset: r.preset,
+    scaling: r.scaling,
+    objective: r.objective,
+    allocator: r.allocator,
+    norm: r.norm,
+    seed: r.seed,
+    ...(r.maxImages !== null ? { maxImages: r.maxImages } : {}),
+    nmf,
+    nelderMead: { restarts: r.nelderMead.restarts, initialStep: r.nelderMead.initialStep, ...(r.nelderMead.maxEvaluations !== null ? { maxEvaluations: r.nelderMead.maxEvaluations } : {}) },
+    gradient: { ...r.gradient },
+    minPartFidelity: r.minPartFidelity,
+    lowFidelity: r.lowFidelity,
+    peakWeight: r.peak.weight,
+    peakTemperature: r.peak.temperature,
+    freeRidge: r.freeRidge,
+    freeHoldout: r.freeHoldout,
+  };
+}

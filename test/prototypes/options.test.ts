@@ -68,3 +68,19 @@ test('malformed class input is an InputError naming the class and the tensor', a
   await expectInput({ ...base, v: inf }, /v\[4\] is Infinity/);
   await expectInput(base, /option k = 7 exceeds the 6 channels/, { k: 7 });
 });
+
+test('decomposeOptionsOf gives back options that resolve to the same thing (how a manifest is rebuilt)', async () => {
+  const { decomposeOptionsOf } = await import('../../src/prototypes/options.ts');
+  const cases = [
+    {},
+    { preset: 'paper' as const, k: 7 },
+    { k: 'auto' as const, kMax: 6, kMinGain: 0.05, kMinRatio: 0.2, seed: 3 },
+    { allocator: 'gradient' as const, norm: 'class-l2' as const, peakWeight: 0, freeRidge: 0.5, freeHoldout: 0.2, maxImages: 40, nmf: { maxIter: 50, tol: 1e-3 }, nelderMead: { maxEvaluations: 99 } },
+  ];
+  for (const c of cases) {
+    const r = resolveOptions(c);
+    assert.deepEqual(resolveOptions(decomposeOptionsOf(r)), r, JSON.stringify(c));
+    // Through JSON, as a manifest stores it.
+    assert.deepEqual(resolveOptions(decomposeOptionsOf(JSON.parse(JSON.stringify(r)))), r, JSON.stringify(c));
+  }
+});
