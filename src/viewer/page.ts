@@ -30,6 +30,14 @@ export interface ViewerPageData {
   sanity?: PageSanity | null;
 }
 
+/** "k = 3 prototypes per class", or with k 'auto' the range the classes have. */
+function prototypesPerClass(d: ViewerPageData): string {
+  const counts = d.classes.map((c) => c.prototypes.length);
+  const lo = Math.min(...counts);
+  const hi = Math.max(...counts);
+  return counts.length === 0 || lo === hi ? `k = ${d.k} prototypes per class` : `${lo}-${hi} prototypes per class (k chosen per class)`;
+}
+
 const CSS = `
 :root { --ink: #1b1f24; --sub: #59636e; --line: #d8dee4; --soft: #f5f7f9; --accent: #0b5cad; --ok: #1a7f37; --bad: #b3261e; }
 * { box-sizing: border-box; }
@@ -200,7 +208,7 @@ ${d.site ? `<meta http-equiv="Content-Security-Policy" content="${esc(SITE_CSP)}
 <style>${CSS}</style>
 </head>
 <body>
-<header class="top"><h1>${esc(d.title)}</h1><p>${esc(d.networkLabel)} \u00b7 ${d.classes.length} classes \u00b7 k = ${d.k} prototypes per class</p></header>
+<header class="top"><h1>${esc(d.title)}</h1><p>${esc(d.networkLabel)} \u00b7 ${d.classes.length} classes \u00b7 ${prototypesPerClass(d)}</p></header>
 <main>
 <section id="explain" aria-labelledby="explain-h">
 <h2 id="explain-h">Explain an image</h2>

@@ -92,7 +92,9 @@ test("--k auto: per-class k in the network, and explain, evaluate and export use
   const w = await protolens(['site', '--net', net, '--out', site]);
   assert.equal(w.status, 0, w.stderr);
   assert.deepEqual(JSON.parse(readFileSync(join(site, 'site.json'), 'utf8')).prototypeCounts, counts);
-  assert.equal(readFileSync(join(site, 'index.html'), 'utf8').match(/class="proto"/g)?.length, total);
+  const page = readFileSync(join(site, 'index.html'), 'utf8');
+  assert.equal(page.match(/class="proto"/g)?.length, total);
+  assert.ok(page.includes(`${Math.min(...counts)}-${Math.max(...counts)} prototypes per class (k chosen per class)`), 'the header gives the range');
 });
 
 test('--k auto usage: a k that is neither an integer nor auto is a usage error naming --k', async () => {
