@@ -10,8 +10,12 @@
  *   const r = await randomisationCheck({ net: 'net/', data: 'CUB_200_2011/', out: 'sanity/' });
  *   r.sets.refined.consistency  // { original: 93.3, randomised: 57.8 }
  *
- * Writes into `out`: model-randomised.onnx, network-randomised/ (and its cache), evaluation-original/,
- * evaluation-randomised/, randomisation.json, randomisation.md.
+ * Cascading by default: the top convolution is redrawn, then the top two, ... down to L, each step
+ * rebuilt and evaluated (`cascade: false`: L at once only).
+ *
+ * Writes into `out`: model-randomised.onnx, network-randomised/ (and a shared cache), evaluation-original/,
+ * evaluation-randomised/ for the deepest step (-L1, -L2, ... suffixes for the shallower ones of the
+ * cascade), randomisation.json, randomisation.md.
  */
 import { readFile } from 'node:fs/promises';
 import { hasSegmentations } from '../data/segmentation.ts';
@@ -43,6 +47,11 @@ export interface RandomisationOptions {
   out: string;
   /** Convolutions redrawn, counted from the features down (default 2). */
   layers?: number;
+  /**
+   * Cascade: redraw the top 1, then 2, ... `layers` convolutions, each step built and evaluated (default
+   * true); false redraws `layers` at once only.
+   */
+  cascade?: boolean;
   /** Seed of the redrawn weights (default 0); the evaluations use `evaluation.seed`. */
   seed?: number;
   /** Metrics compared (default consistency, stability, distinctiveness, and comprehensiveness when the dataset has masks). */
@@ -54,6 +63,17 @@ export interface RandomisationOptions {
   onProgress?: (step: 'randomise' | 'build' | 'evaluate original' | 'evaluate randomised', note?: string) => void;
 }
 
+/** One depth of the cascade. */
+export interface CascadeStep {
+  /** Convolutions redrawn, counted down from the features. */
+  depth: number;
+  model: string;
+  layers: RandomisedModel['layers'];
+  sets: Partial<Record<PrototypeSetName, Partial<Record<Compared, { original: number | null; randomised: number | null }>>>>;
+  refinedScoresFell: boolean;
+  outputs: { network: string; randomisedEvaluation: string };
+}
+
 export interface RandomisationReport {
   schema: 'protolens.randomisation-check';
   version: 1;
@@ -63,8 +83,14 @@ export interface RandomisationReport {
   metrics: Compared[];
   /** Per prototype set and score: the original network's and the randomised one's (null: not computed). */
   sets: Partial<Record<PrototypeSetName, Partial<Record<Compared, { original: number | null; randomised: number | null }>>>>;
-  /** Every compared score of the refined prototypes fell. */
+  /** Every compared score of the refined prototypes fell (at the deepest randomisation). */
   refinedScoresFell: boolean;
+  /**
+   * Each randomisation depth (1, 2, ... layers convolutions, cascading; only `layers` without the
+   * cascade): its layers, scores and outputs. The top-level `model`, `sets`, `refinedScoresFell` and
+   * `outputs` are the deepest step's.
+   */
+  cascade: CascadeStep[];
   outputs: { network: string; originalEvaluation: string; randomisedEvaluation: string };
   seconds: number;
 }
@@ -96,15 +122,22 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
   const t0 = performance.now();
   const layers = opts.layers ?? DEFAULT_RANDOMISED_LAYERS;
   const seed = opts.seed ?? 0;
+  // Cascading (Adebayo et al.): the top convolution, then the top two, ... down to `layers`; each
+  // layer keeps its own draw from step to step (one seeded stream per layer).
+  const depths = opts.cascade === false ? [layers] : Array.from({ length: layers }, (_, j) => j + 1);
+  const suffix = (depth: number) => (depth === layers ? '' : `-L${depth}`);
   const out = await claimOutputFolder(opts.out, 'evaluation');
   const net = await loadNetwork(opts.net);
   const m = net.manifest;
   const modelPath = resolve(net.dir, m.model.path);
-  opts.onProgress?.('randomise', `${layers} convolution(s) before '${m.model.featureTensor}'`);
-  const randomised = randomiseTopConvolutions(await readFile(modelPath), dirname(modelPath), m.model.featureTensor, layers, seed);
-  const randomModel = join(out, 'model-randomised.onnx');
-  await recordOutputEntries(out, ['model-randomised.onnx', 'network-randomised', 'cache', 'evaluation-original', 'evaluation-randomised', 'randomisation.json', 'randomisation.md']);
-  await writeFileAtomic(randomModel, randomised.bytes);
+  await recordOutputEntries(out, [
+    ...depths.flatMap((d) => [`model-randomised${suffix(d)}.onnx`, `network-randomised${suffix(d)}`, `evaluation-randomised${suffix(d)}`]),
+    'cache',
+    'evaluation-original',
+    'randomisation.json',
+    'randomisation.md',
+  ]);
+  const modelBytes = await readFile(modelPath);
 
   // The build's options, as the manifest records them.
   const options = (m.options ?? {}) as Record<string, unknown> & { build?: Record<string, unknown> };
@@ -112,32 +145,11 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
   const b = stripNulls(buildRecord) as Record<string, unknown>;
   const { size: _s, layout: _l, ...preprocess } = m.preprocess as unknown as Record<string, unknown>;
   const dataset = m.dataset as { root: string; format: 'cub' | 'imagefolder'; split: Split | null; maxImagesPerClass: number | null };
-  const networkOut = join(out, 'network-randomised');
-  opts.onProgress?.('build', networkOut);
-  await buildNetwork({
-    model: randomModel,
-    data: opts.data,
-    out: networkOut,
-    cache: join(out, 'cache'),
-    format: dataset.format,
-    ...(dataset.split ? { split: dataset.split } : {}),
-    ...(dataset.maxImagesPerClass !== null ? { maxImagesPerClass: dataset.maxImagesPerClass } : {}),
-    ...(b.inputSize !== undefined ? { inputSize: b.inputSize as number | [number, number] } : {}),
-    ...(b.inputLayout !== undefined ? { inputLayout: b.inputLayout as never } : {}),
-    ...(b.logitsOutput !== undefined ? { logitsOutput: b.logitsOutput as string } : { logitsOutput: m.model.logitsOutput }),
-    ...(b.tokenGrid !== undefined ? { tokenGrid: b.tokenGrid as [number, number] } : {}),
-    preprocess: preprocess as never,
-    decompose: rebuildDecomposeOptions(decompose, m.seed),
-    exemplars: 0,
-    ...(opts.threads !== undefined ? { threads: opts.threads, ortThreads: opts.threads } : {}),
-  });
 
   const evalOpts = { ...opts.evaluation, ...(opts.metrics ? { metrics: opts.metrics } : {}) };
   opts.onProgress?.('evaluate original');
   const original = await evaluateNetwork({ ...evalOpts, net: opts.net, data: opts.data, out: join(out, 'evaluation-original'), metrics: evalOpts.metrics ?? defaultMetrics(await hasSegmentations(opts.data)) });
-  opts.onProgress?.('evaluate randomised');
-  const random = await evaluateNetwork({ ...evalOpts, net: networkOut, data: opts.data, out: join(out, 'evaluation-randomised'), metrics: original.metricsRun });
-
+  const compared = COMPARED.filter((c) => original.metricsRun.includes(c));
   const scoreOf = (r: typeof original, set: PrototypeSetName, what: Compared): number | null => {
     const p = r.metrics.parts?.sets[set];
     if (what === 'consistency') return p?.consistency.score ?? null;
@@ -146,22 +158,61 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
     if (what === 'comprehensiveness') return p?.comprehensiveness?.score ?? null;
     return r.metrics.purity?.sets[set]?.mean ?? null;
   };
-  const compared = COMPARED.filter((c) => original.metricsRun.includes(c));
-  const sets: RandomisationReport['sets'] = {};
-  for (const set of original.prototypeSets as PrototypeSetName[]) {
-    sets[set] = Object.fromEntries(compared.map((c) => [c, { original: scoreOf(original, set, c), randomised: scoreOf(random, set, c) }]));
+
+  const cascade: CascadeStep[] = [];
+  for (const depth of depths) {
+    opts.onProgress?.('randomise', `${depth} convolution(s) before '${m.model.featureTensor}'`);
+    const randomised = randomiseTopConvolutions(modelBytes, dirname(modelPath), m.model.featureTensor, depth, seed);
+    const randomModel = join(out, `model-randomised${suffix(depth)}.onnx`);
+    await writeFileAtomic(randomModel, randomised.bytes);
+    const networkOut = join(out, `network-randomised${suffix(depth)}`);
+    opts.onProgress?.('build', networkOut);
+    await buildNetwork({
+      model: randomModel,
+      data: opts.data,
+      out: networkOut,
+      cache: join(out, 'cache'),
+      format: dataset.format,
+      ...(dataset.split ? { split: dataset.split } : {}),
+      ...(dataset.maxImagesPerClass !== null ? { maxImagesPerClass: dataset.maxImagesPerClass } : {}),
+      ...(b.inputSize !== undefined ? { inputSize: b.inputSize as number | [number, number] } : {}),
+      ...(b.inputLayout !== undefined ? { inputLayout: b.inputLayout as never } : {}),
+      ...(b.logitsOutput !== undefined ? { logitsOutput: b.logitsOutput as string } : { logitsOutput: m.model.logitsOutput }),
+      ...(b.tokenGrid !== undefined ? { tokenGrid: b.tokenGrid as [number, number] } : {}),
+      preprocess: preprocess as never,
+      decompose: rebuildDecomposeOptions(decompose, m.seed),
+      exemplars: 0,
+      ...(opts.threads !== undefined ? { threads: opts.threads, ortThreads: opts.threads } : {}),
+    });
+    opts.onProgress?.('evaluate randomised', `${depth} convolution(s)`);
+    const evaluation = join(out, `evaluation-randomised${suffix(depth)}`);
+    const random = await evaluateNetwork({ ...evalOpts, net: networkOut, data: opts.data, out: evaluation, metrics: original.metricsRun });
+    const sets: RandomisationReport['sets'] = {};
+    for (const set of original.prototypeSets as PrototypeSetName[]) {
+      sets[set] = Object.fromEntries(compared.map((c) => [c, { original: scoreOf(original, set, c), randomised: scoreOf(random, set, c) }]));
+    }
+    const refined = Object.values(sets.refined ?? {});
+    cascade.push({
+      depth,
+      model: randomModel,
+      layers: randomised.layers,
+      sets,
+      refinedScoresFell: refined.length > 0 && refined.every((v) => v.original !== null && v.randomised !== null && v.randomised < v.original),
+      outputs: { network: networkOut, randomisedEvaluation: evaluation },
+    });
   }
-  const refined = Object.values(sets.refined ?? {});
+  const deepest = cascade[cascade.length - 1];
   const report: RandomisationReport = {
     schema: 'protolens.randomisation-check',
     version: 1,
     generator: { name: 'protolens', version: packageVersion() },
     network: resolve(opts.net),
-    model: { original: modelPath, randomised: randomModel, seed, layers: randomised.layers },
+    model: { original: modelPath, randomised: deepest.model, seed, layers: deepest.layers },
     metrics: compared,
-    sets,
-    refinedScoresFell: refined.length > 0 && refined.every((s) => s.original !== null && s.randomised !== null && s.randomised < s.original),
-    outputs: { network: networkOut, originalEvaluation: join(out, 'evaluation-original'), randomisedEvaluation: join(out, 'evaluation-randomised') },
+    sets: deepest.sets,
+    refinedScoresFell: deepest.refinedScoresFell,
+    cascade,
+    outputs: { network: deepest.outputs.network, originalEvaluation: join(out, 'evaluation-original'), randomisedEvaluation: deepest.outputs.randomisedEvaluation },
     seconds: (performance.now() - t0) / 1000,
   };
   await writeJsonAtomic(join(out, 'randomisation.json'), report);
@@ -171,7 +222,9 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
 
 const defaultMetrics = (masks: boolean): MetricName[] => ['consistency', 'stability', 'distinctiveness', ...(masks ? (['comprehensiveness'] as const) : [])];
 
-/** The report as markdown: one table per prototype set. */
+const fmt = (v: number | null, what: string) => (v === null ? 'n/a' : v.toFixed(what === 'purity' ? 3 : 1));
+
+/** The report as markdown: one table per prototype set, and the cascade. */
 export function formatRandomisation(r: RandomisationReport): string {
   const L = [
     '# Model randomisation sanity check',
@@ -182,6 +235,13 @@ export function formatRandomisation(r: RandomisationReport): string {
   for (const [set, scores] of Object.entries(r.sets)) {
     L.push(`## ${set}`, '', '| score | original | randomised |', '| --- | --- | --- |');
     for (const [what, s] of Object.entries(scores ?? {})) L.push(`| ${what} | ${s?.original === null || s?.original === undefined ? 'n/a' : s.original.toFixed(what === 'purity' ? 3 : 1)} | ${s?.randomised === null || s?.randomised === undefined ? 'n/a' : s.randomised.toFixed(what === 'purity' ? 3 : 1)} |`);
+    L.push('');
+  }
+  if ((r.cascade ?? []).length > 1) {
+    L.push('## cascade: refined prototypes', '', `| convolutions redrawn | ${r.metrics.join(' | ')} |`, `| --- | ${r.metrics.map(() => '---').join(' | ')} |`);
+    const first = r.cascade[0].sets.refined ?? {};
+    L.push(`| 0 (trained model) | ${r.metrics.map((w) => fmt(first[w]?.original ?? null, w)).join(' | ')} |`);
+    for (const step of r.cascade) L.push(`| ${step.depth} (${step.layers.map((l) => l.node).join(', ')}) | ${r.metrics.map((w) => fmt(step.sets.refined?.[w]?.randomised ?? null, w)).join(' | ')} |`);
     L.push('');
   }
   L.push(r.refinedScoresFell ? 'Every compared score of the refined prototypes fell: the explanations depend on the model.' : '**Not every score of the refined prototypes fell**: look at the table.', '');

@@ -8,12 +8,13 @@ import { ExitCode, UsageError } from '../util/errors.ts';
 const spec: CommandSpec = {
   name: 'sanity',
   summary: "Check that explanations depend on the model: rebuild on a model with its top layers randomised, compare the scores.",
-  usage: 'protolens sanity --net NET_DIR --data DIR --out DIR [--layers L] [--metrics LIST] [--json]',
+  usage: 'protolens sanity --net NET_DIR --data DIR --out DIR [--layers L] [--no-cascade] [--metrics LIST] [--json]',
   options: {
     net: { type: 'string', value: 'DIR', description: "network folder made by 'protolens build' (required; its manifest gives the model and the build's options)" },
     data: { type: 'string', value: 'DIR', description: 'dataset root, CUB-200-2011 layout with parts (required): the build and the evaluations read it' },
     out: { type: 'string', value: 'DIR', description: 'write the randomised model, its network, both evaluations and randomisation.json/.md here (required)' },
-    layers: { type: 'string', value: 'L', description: 'convolutions redrawn, counted down from the features', default: String(DEFAULT_RANDOMISED_LAYERS) },
+    layers: { type: 'string', value: 'L', description: 'convolutions redrawn, counted down from the features (cascading: 1, 2, ... L, each rebuilt and evaluated)', default: String(DEFAULT_RANDOMISED_LAYERS) },
+    'no-cascade': { type: 'boolean', description: 'redraw the L convolutions at once only (no cascade of 1 .. L - 1)' },
     seed: { type: 'string', value: 'S', description: 'seed of the redrawn weights', default: '0' },
     metrics: { type: 'string', value: 'LIST', description: 'scores compared (default consistency,stability,distinctiveness and comprehensiveness when the dataset has masks; purity when listed)' },
     'max-images': { type: 'string', value: 'N', description: 'evaluate at most N test images, evenly spaced' },
@@ -42,6 +43,7 @@ async function run(argv: string[]): Promise<number> {
     data: values.data as string,
     out: values.out as string,
     layers: intOption(values, 'layers', 1),
+    cascade: values['no-cascade'] !== true,
     seed: intOption(values, 'seed', 0),
     ...(metrics ? { metrics } : {}),
     ...(threads !== undefined ? { threads } : {}),

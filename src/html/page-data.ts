@@ -149,6 +149,11 @@ export type PageSanity =
       refinedScoresFell: boolean;
       /** Per prototype set and score: the original network's and the randomised one's. */
       rows: { set: string; score: string; original: number | null; randomised: number | null }[];
+      /**
+       * The cascade (more than one step: 1, 2, ... convolutions redrawn): the refined prototypes' scores
+       * (in `scores` order) of the trained model and after each step.
+       */
+      cascade: { scores: string[]; trained: (number | null)[]; steps: { depth: number; layers: string[]; values: (number | null)[] }[] } | null;
       /** The report's files relative to the page (null: the page cannot link them, as in the viewer). */
       links: { markdown: string; json: string } | null;
     }

@@ -23,6 +23,15 @@ export function sanitySection(s: PageSanity): string {
         `<tr><th scope="row">${esc(SET_LABELS[r.set] ?? r.set)}</th><td>${esc(r.score)}</td><td class="num">${num(r.original, digits(r.score))}</td><td class="num">${num(r.randomised, digits(r.score))}</td></tr>`,
     )
     .join('\n');
+  const c = s.cascade;
+  const cascadeTable = c
+    ? `<h3>Cascade: the refined prototypes as more layers are redrawn</h3>
+<table class="sets"><thead><tr><th scope="col">convolutions redrawn</th>${c.scores.map((w) => `<th scope="col" class="num">${esc(w)}</th>`).join('')}</tr></thead>
+<tbody>
+<tr><th scope="row">none (the trained model)</th>${c.trained.map((v, j) => `<td class="num">${num(v, digits(c.scores[j]))}</td>`).join('')}</tr>
+${c.steps.map((st) => `<tr><th scope="row">${st.depth} (${st.layers.map(esc).join(', ')})</th>${st.values.map((v, j) => `<td class="num">${num(v, digits(c.scores[j]))}</td>`).join('')}</tr>`).join('\n')}
+</tbody></table>`
+    : '';
   const verdict = s.refinedScoresFell
     ? '<p class="ok-note">Every compared score of the refined prototypes fell: the explanations depend on the model\u2019s learned weights.</p>'
     : '<p class="note">Some score of the refined prototypes did not fall on the randomised model: see the table.</p>';
@@ -38,5 +47,6 @@ ${verdict}
 <tbody>
 ${rows}
 </tbody></table>
+${cascadeTable}
 </section>`;
 }

@@ -45,9 +45,20 @@ export function sanityView(r: RandomisationReport, prefix: string | null): PageS
       if (v) rows.push({ set, score, original: v.original, randomised: v.randomised });
     }
   }
+  const steps = r.cascade ?? [];
+  const first = steps[0]?.sets.refined ?? {};
+  const cascade =
+    steps.length > 1
+      ? {
+          scores: [...r.metrics],
+          trained: r.metrics.map((w) => first[w]?.original ?? null),
+          steps: steps.map((st) => ({ depth: st.depth, layers: st.layers.map((l) => l.node), values: r.metrics.map((w) => st.sets.refined?.[w]?.randomised ?? null) })),
+        }
+      : null;
   return {
     status: 'done',
-    layers: r.model.layers.map((l) => `Conv '${l.node}'`),
+    cascade,
+    layers: r.model.layers.map((l) => l.node),
     seconds: r.seconds,
     refinedScoresFell: r.refinedScoresFell,
     rows,

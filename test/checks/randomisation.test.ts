@@ -32,6 +32,14 @@ test('randomising the last two convolutions of the demo model: the rebuilt proto
   const out = join(tmp, 'sanity');
   const r = await randomisationCheck({ net, data: ds.dir, out, layers: 2, seed: 1, metrics: ['consistency', 'distinctiveness'], threads: 1 });
   assert.equal(r.model.layers.length, 2);
+  // The cascade: the top convolution alone, then the top two; the same top layer in both; the deepest
+  // step is the report's main result.
+  assert.deepEqual(r.cascade.map((st) => st.depth), [1, 2]);
+  assert.equal(r.cascade[0].layers.length, 1);
+  assert.equal(r.cascade[0].layers[0].node, r.cascade[1].layers[0].node);
+  assert.deepEqual(r.cascade[1].sets, r.sets);
+  assert.ok(existsSync(join(out, 'evaluation-randomised-L1', 'evaluation.json')) && existsSync(join(out, 'network-randomised-L1', 'manifest.json')));
+  for (const st of r.cascade) assert.ok(st.sets.refined!.consistency!.randomised! < st.sets.refined!.consistency!.original!, `depth ${st.depth}`);
   assert.deepEqual(r.metrics, ['consistency', 'distinctiveness']);
   const refined = r.sets.refined!;
   assert.ok(refined.consistency!.randomised! < refined.consistency!.original!, JSON.stringify(refined));
@@ -47,7 +55,10 @@ test('randomising the last two convolutions of the demo model: the rebuilt proto
   // Files: the report in JSON and markdown, both evaluations.
   const onDisk = JSON.parse(readFileSync(join(out, 'randomisation.json'), 'utf8')) as RandomisationReport;
   assert.deepEqual(onDisk.sets, r.sets);
-  assert.match(readFileSync(join(out, 'randomisation.md'), 'utf8'), /\| consistency \| [\d.]+ \| [\d.]+ \|/);
+  const md = readFileSync(join(out, 'randomisation.md'), 'utf8');
+  assert.match(md, /\| consistency \| [\d.]+ \| [\d.]+ \|/);
+  assert.match(md, /## cascade: refined prototypes/);
+  assert.match(md, /\| 1 \(Conv 'block5_conv'\) \| [\d.]+ \| [\d.]+ \|/);
   for (const d of ['evaluation-original', 'evaluation-randomised']) assert.ok(existsSync(join(out, d, 'evaluation.json')));
 
   // The viewer shows the check's scores (view --sanity); a report of another network is refused.

@@ -44,6 +44,14 @@ const SANITY: PageSanity = {
     { set: 'random', score: 'consistency', original: 73.3, randomised: 20 },
   ],
   links: { markdown: 'sanity/randomisation.md', json: 'sanity/randomisation.json' },
+  cascade: {
+    scores: ['consistency', 'purity'],
+    trained: [93.3, 0.428],
+    steps: [
+      { depth: 1, layers: ["Conv 'block5_conv'"], values: [70.25, 0.4] },
+      { depth: 2, layers: ["Conv 'block5_conv'", "Conv 'block4_conv'"], values: [57.8, null] },
+    ],
+  },
 };
 
 /** Two classes (one with hostile text), k = 2, one explained image that the model got wrong. */
@@ -143,7 +151,12 @@ test('the sanity check: per set and score the trained and the randomised model, 
   assert.ok(section.includes('href="sanity/randomisation.md"') && section.includes('href="sanity/randomisation.json"'));
   assert.ok(section.includes('&lt;b&gt;4') && !section.includes('<b>4'), 'layer names are escaped');
   assert.ok(html.includes('<a href="#sanity">'), 'the navigation links to it');
-  const fell = renderDemoPage(sample(DONE, { ...SANITY, refinedScoresFell: false }));
+  // The cascade: the trained model, then each depth, consistency with 1 digit and purity with 3.
+  const cascade = section.slice(section.indexOf('<h3>Cascade'));
+  const cells = [...cascade.matchAll(/<tr><th scope="row">([^<]+)<\/th><td class="num">([^<]+)<\/td><td class="num">([^<]+)<\/td><\/tr>/g)].map((m) => m.slice(1));
+  assert.deepEqual(cells.map((r) => [r[1], r[2]]), [['93.3', '0.428'], ['70.3', '0.400'], ['57.8', '\u2013']]);
+  assert.ok(cells[2][0].startsWith('2 ('));
+  const fell = renderDemoPage(sample(DONE, { ...(SANITY as Extract<PageSanity, { status: 'done' }>), refinedScoresFell: false }));
   assert.ok(fell.includes('did not fall'));
   const skipped = renderDemoPage(sample(DONE, { status: 'skipped', reason: 'the demo was run <without> it' }));
   assert.ok(skipped.includes('Not run (skipped): the demo was run &lt;without&gt; it'));
