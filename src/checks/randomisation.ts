@@ -23,7 +23,8 @@ import { dirname, join, resolve } from 'node:path';
 import { buildNetwork } from '../builder/build.ts';
 import type { Split } from '../data/dataset.ts';
 import { evaluateNetwork, type EvaluateOptions } from '../evaluate/evaluate-network.ts';
-import type { MetricName } from '../evaluate/output/report.ts';
+import type { EvaluationReport, MetricName } from '../evaluate/output/report.ts';
+import { InputError } from '../util/errors.ts';
 import type { PrototypeSetName } from '../evaluate/context/prototype-sets.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { claimOutputFolder, recordOutputEntries } from '../io/output-folder.ts';
@@ -54,6 +55,11 @@ export interface RandomisationOptions {
   cascade?: boolean;
   /** Seed of the redrawn weights (default 0); the evaluations use `evaluation.seed`. */
   seed?: number;
+  /**
+   * An evaluation of this network already made with the same evaluation options (its report and
+   * folder): used as the original side instead of evaluating again. It must have run the metrics.
+   */
+  original?: { report: EvaluationReport; dir: string };
   /** Metrics compared (default consistency, stability, distinctiveness, and comprehensiveness when the dataset has masks). */
   metrics?: MetricName[];
   /** Evaluation options shared by both evaluations (split, maxImages, batchSize, threads, parts, ...). */
@@ -133,7 +139,7 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
   await recordOutputEntries(out, [
     ...depths.flatMap((d) => [`model-randomised${suffix(d)}.onnx`, `network-randomised${suffix(d)}`, `evaluation-randomised${suffix(d)}`]),
     'cache',
-    'evaluation-original',
+    ...(opts.original ? [] : ['evaluation-original']),
     'randomisation.json',
     'randomisation.md',
   ]);
@@ -146,10 +152,24 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
   const { size: _s, layout: _l, ...preprocess } = m.preprocess as unknown as Record<string, unknown>;
   const dataset = m.dataset as { root: string; format: 'cub' | 'imagefolder'; split: Split | null; maxImagesPerClass: number | null };
 
-  const evalOpts = { ...opts.evaluation, ...(opts.metrics ? { metrics: opts.metrics } : {}) };
-  opts.onProgress?.('evaluate original');
-  const original = await evaluateNetwork({ ...evalOpts, net: opts.net, data: opts.data, out: join(out, 'evaluation-original'), metrics: evalOpts.metrics ?? defaultMetrics(await hasSegmentations(opts.data)) });
-  const compared = COMPARED.filter((c) => original.metricsRun.includes(c));
+  const evalOpts = { ...opts.evaluation };
+  const requested = opts.metrics ?? defaultMetrics(await hasSegmentations(opts.data));
+  let original: EvaluationReport;
+  let originalDir: string;
+  if (opts.original) {
+    // An evaluation of this network already made (the demo's): its scores are the original side.
+    original = opts.original.report;
+    originalDir = opts.original.dir;
+    const missing = requested.filter((x) => !original.metricsRun.includes(x));
+    if (resolve(original.network.dir) !== resolve(opts.net)) throw new InputError(`sanity check: the given evaluation ${originalDir} is of network ${original.network.dir}, not ${resolve(opts.net)}`);
+    if (missing.length > 0) throw new InputError(`sanity check: the given evaluation ${originalDir} did not run ${missing.join(', ')}`);
+  } else {
+    opts.onProgress?.('evaluate original');
+    originalDir = join(out, 'evaluation-original');
+    original = await evaluateNetwork({ ...evalOpts, net: opts.net, data: opts.data, out: originalDir, metrics: requested });
+  }
+  const metricsRun = requested.filter((x) => original.metricsRun.includes(x));
+  const compared = COMPARED.filter((c) => metricsRun.includes(c));
   const scoreOf = (r: typeof original, set: PrototypeSetName, what: Compared): number | null => {
     const p = r.metrics.parts?.sets[set];
     if (what === 'consistency') return p?.consistency.score ?? null;
@@ -186,7 +206,7 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
     });
     opts.onProgress?.('evaluate randomised', `${depth} convolution(s)`);
     const evaluation = join(out, `evaluation-randomised${suffix(depth)}`);
-    const random = await evaluateNetwork({ ...evalOpts, net: networkOut, data: opts.data, out: evaluation, metrics: original.metricsRun });
+    const random = await evaluateNetwork({ ...evalOpts, net: networkOut, data: opts.data, out: evaluation, metrics: metricsRun });
     const sets: RandomisationReport['sets'] = {};
     for (const set of original.prototypeSets as PrototypeSetName[]) {
       sets[set] = Object.fromEntries(compared.map((c) => [c, { original: scoreOf(original, set, c), randomised: scoreOf(random, set, c) }]));
@@ -212,7 +232,7 @@ export async function randomisationCheck(opts: RandomisationOptions): Promise<Ra
     sets: deepest.sets,
     refinedScoresFell: deepest.refinedScoresFell,
     cascade,
-    outputs: { network: deepest.outputs.network, originalEvaluation: join(out, 'evaluation-original'), randomisedEvaluation: deepest.outputs.randomisedEvaluation },
+    outputs: { network: deepest.outputs.network, originalEvaluation: originalDir, randomisedEvaluation: deepest.outputs.randomisedEvaluation },
     seconds: (performance.now() - t0) / 1000,
   };
   await writeJsonAtomic(join(out, 'randomisation.json'), report);

@@ -283,6 +283,8 @@ export async function runDemo(options: DemoOptions = {}, hooks: DemoHooks = {}):
         out: join(o.outDir, DEMO_LAYOUT.sanity),
         seed: o.seed,
         metrics: ['consistency', 'stability', 'distinctiveness', 'comprehensiveness'],
+        // The evaluation of step 5 is the trained model's side (same seed and images).
+        ...(report ? { original: { report, dir: evalDir } } : {}),
         evaluation: { seed: o.seed, ...(o.evaluationMaxImages !== null ? { maxImages: o.evaluationMaxImages } : {}) },
         ...(o.threads !== null ? { threads: o.threads } : {}),
         onProgress: (step) => hooks.onProgress?.({ step: 'sanity', task: 'steps', done: SANITY_STEPS.indexOf(step), total: SANITY_STEPS.length, unit: 'steps', note: step }),

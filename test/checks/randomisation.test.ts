@@ -61,6 +61,11 @@ test('randomising the last two convolutions of the demo model: the rebuilt proto
   assert.match(md, /\| 1 \(Conv 'block5_conv'\) \| [\d.]+ \| [\d.]+ \|/);
   for (const d of ['evaluation-original', 'evaluation-randomised']) assert.ok(existsSync(join(out, d, 'evaluation.json')));
 
+  // An evaluation already made stands in for the original side only if it is this network's and ran the metrics.
+  const made = JSON.parse(readFileSync(join(out, 'evaluation-original', 'evaluation.json'), 'utf8'));
+  await assert.rejects(randomisationCheck({ net: r.outputs.network, data: ds.dir, out: join(tmp, 'sanity-2'), original: { report: made, dir: join(out, 'evaluation-original') } }), /is of network .* not /);
+  await assert.rejects(randomisationCheck({ net, data: ds.dir, out: join(tmp, 'sanity-3'), metrics: ['consistency', 'purity'], original: { report: made, dir: join(out, 'evaluation-original') } }), /did not run purity/);
+
   // The viewer shows the check's scores (view --sanity); a report of another network is refused.
   const { startViewer } = await import('../../src/viewer/server.ts');
   const v = await startViewer({ net, port: 0, sanity: out });
