@@ -61,6 +61,7 @@ const options: Record<string, OptionSpec> = {
   'gradient-max-iter': { type: 'string', value: 'N', description: 'gradient allocator: iterations', default: '100' },
   'gradient-tol': { type: 'string', value: 'X', description: 'gradient allocator: relative-improvement tolerance', default: '1e-6' },
   'peak-weight': { type: 'string', value: 'X', description: 'weight of the peak term of the split objective, which keeps each map\'s peak where its NMF part has it (0: off) (default: from the preset: 16, paper 0)' },
+  'free-ridge': { type: 'string', value: 'X', description: 'free allocator: weight of the ridge term that keeps the shares near the uniform split\'s size', default: '0.01' },
   'free-holdout': { type: 'string', value: 'X', description: 'free allocator: share of each class\'s images held out to choose the stopping iterate (0: off)', default: '0' },
   'peak-temperature': { type: 'string', value: 'T', description: 'temperature of the peak term on unit-norm maps', default: '120' },
   'min-part-fidelity': { type: 'string', value: 'X', description: 'report a refined prototype whose heatmaps correlate with its NMF part below X (cosine, -1..1)', default: '0.5' },
@@ -168,6 +169,7 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
     peakWeight: numberOption(values, 'peak-weight', { min: 0 }),
     peakTemperature: positiveNumber(values, 'peak-temperature'),
     freeHoldout: numberOption(values, 'free-holdout', { min: 0, max: 0.5 }),
+    freeRidge: numberOption(values, 'free-ridge', { min: 0 }),
     lowFidelity: oneOfOption(values, 'low-fidelity', ['report', 'residual-term'] as const),
   };
   const pct = str(values, 'exemplar-percentile');
