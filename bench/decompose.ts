@@ -4,7 +4,7 @@
  * Prints JSON.
  *
  *   node --import tsx bench/decompose.ts                 200 classes at k = 10, then at k = 3
- *   node --import tsx bench/decompose.ts --classes 50 --k 10 --threads 2
+ *   node --import tsx bench/decompose.ts --classes 50 --k 10 --threads 2 [--options JSON]
  *   node --import tsx bench/decompose.ts --compare       scaling x objective x allocator table
  *                                                        (docs/method-choices.md)
  *
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     n: { type: 'string', default: '30' },
     side: { type: 'string', default: '7' },
     d: { type: 'string', default: '512' },
+    options: { type: 'string' },
   },
 });
 const threads = values.threads ? Number(values.threads) : availableParallelism();
@@ -96,7 +97,9 @@ const ks = values.k!.split(',').map(Number);
 if (!values.compare) {
   const count = Number(values.classes ?? 200);
   const out = [];
-  for (const k of ks) out.push(await run(count, k, REGIMES[0], {}));
+  // --options '{"allocator":"gradient","norm":"image-l2","peakWeight":0}': decomposition options (default: the defaults).
+  const options = values.options ? (JSON.parse(values.options) as DecomposeOptions) : {};
+  for (const k of ks) out.push(await run(count, k, REGIMES[0], options));
   console.log(JSON.stringify({ benchmark: 'decompose', geometry: { ...geometry, hw: geometry.side ** 2 }, runs: out }, null, 2));
 } else {
   const count = Number(values.classes ?? 12);
@@ -109,7 +112,8 @@ if (!values.compare) {
     { label: 'nnls / prototype / uniform', options: { scaling: 'nnls', objective: 'prototype', allocator: 'uniform' } },
     { label: 'nnls / prototype / nelder-mead', options: { scaling: 'nnls', objective: 'prototype', allocator: 'nelder-mead' } },
     { label: 'nnls / prototype / gradient softmax-lbfgs', options: { scaling: 'nnls', objective: 'prototype', allocator: 'gradient', gradient: { method: 'softmax-lbfgs' } } },
-    { label: 'nnls / prototype / gradient spg (default)', options: {} },
+    { label: 'nnls / prototype / gradient spg', options: { allocator: 'gradient', norm: 'image-l2', peakWeight: 0 } },
+    { label: 'nnls / prototype / free, centred, peak (default)', options: {} },
     { label: 'nnls / prototype / none', options: { scaling: 'nnls', objective: 'prototype', allocator: 'none' } },
   ];
   const rows = [];
