@@ -64,14 +64,14 @@ function norm2(a: ArrayLike<number>, from = 0, to = a.length): number {
  * The shares are not bounded by |R| channel by channel: where every term of a channel is many times
  * max |v|, float32 cannot store their sum exactly. They are then moved toward the uniform split,
  * r_i = R/k + t (r_i - R/k) with t halved (down to 2^-10, then 0, the uniform split, which always
- * stores exactly) until the stored sum is exact. Returns the stored rows and t.
+ * stores exactly) until the stored sum is exact. Returns the stored rows, t and the float64 terms stored.
  */
-export function storeFreeShares(scaled: Float64Array, R: Float64Array, shares: Float64Array, k: number, D: number, v: Float32Array, label: string): { stored: ExactSum; shrink: number } {
+export function storeFreeShares(scaled: Float64Array, R: Float64Array, shares: Float64Array, k: number, D: number, v: Float32Array, label: string): { stored: ExactSum; shrink: number; terms: Float64Array } {
   const terms = new Float64Array(k * D);
   for (let shrink = 1; ; shrink = shrink > 1 / 1024 ? shrink / 2 : 0) {
     for (let x = 0; x < k * D; x++) terms[x] = scaled[x] + R[x % D] / k + shrink * (shares[x] - R[x % D] / k);
     try {
-      return { stored: storeExactSum(terms, k, v, label), shrink };
+      return { stored: storeExactSum(terms, k, v, label), shrink, terms };
     } catch (e) {
       if (!(e instanceof CheckError) || shrink === 0) throw e;
     }
@@ -142,15 +142,13 @@ export async function refinePrototypes(input: RefineInput, P: Float32Array, opts
 
   // Terms to store: p~_i = alpha_i p_i + w_i ⊙ R, or (allocator none) alpha_i p_i and R itself.
   const rows = opts.allocator === 'none' ? k + 1 : k;
-  const terms = new Float64Array(rows * D);
+  let terms: Float64Array = new Float64Array(rows * D);
   const W = chosen.weights;
   const shares = chosen.shares;
   let shrink = 1;
   let stored: ExactSum;
   if (shares) {
-    const unscaled = shares.map((x) => x / qs);
-    ({ stored, shrink } = storeFreeShares(scaled, R, unscaled, k, D, v, label));
-    for (let x = 0; x < k * D; x++) terms[x] = scaled[x] + R[x % D] / k + shrink * (unscaled[x] - R[x % D] / k);
+    ({ stored, shrink, terms } = storeFreeShares(scaled, R, shares.map((x) => x / qs), k, D, v, label));
   } else {
     for (let i = 0; i < k; i++) for (let c = 0; c < D; c++) terms[i * D + c] = scaled[i * D + c] + W[i * D + c] * R[c];
     if (opts.allocator === 'none') terms.set(R, k * D);

@@ -189,6 +189,19 @@ export async function splitGradient(p: SplitProblem, opts: ResolvedOptions['grad
   return { weights: softmaxColumns(r.x, k, D), objective: r.f, evaluations: r.evaluations, iterations: r.iterations, stop: r.reason };
 }
 
+/** The residual shares of a free split: r_i = R/k + U_i - mean_j U_j. */
+function freeShares(p: SplitProblem, U: ArrayLike<number>): Float64Array {
+  const { k, D, R } = p;
+  const S = new Float64Array(k * D);
+  for (let c = 0; c < D; c++) {
+    let m = 0;
+    for (let i = 0; i < k; i++) m += U[i * D + c];
+    m /= k;
+    for (let i = 0; i < k; i++) S[i * D + c] = R[c] / k + U[i * D + c] - m;
+  }
+  return S;
+}
+
 /** Free-split candidates q_i = base_i + R/k + U_i - mean_j U_j (float32 for the engine). */
 function freeCandidates(p: SplitProblem, U: ArrayLike<number>): Float32Array {
   const { k, D, base, R } = p;
@@ -202,17 +215,12 @@ function freeCandidates(p: SplitProblem, U: ArrayLike<number>): Float32Array {
   return Q;
 }
 
-/** The residual shares of a free split: r_i = R/k + U_i - mean_j U_j. */
-function freeShares(p: SplitProblem, U: ArrayLike<number>): Float64Array {
+/** sum_i ||r_i - R/k||^2: how far the shares are from the uniform split's. */
+function distanceFromUniform(p: SplitProblem, shares: Float64Array): number {
   const { k, D, R } = p;
-  const S = new Float64Array(k * D);
-  for (let c = 0; c < D; c++) {
-    let m = 0;
-    for (let i = 0; i < k; i++) m += U[i * D + c];
-    m /= k;
-    for (let i = 0; i < k; i++) S[i * D + c] = R[c] / k + U[i * D + c] - m;
-  }
-  return S;
+  let d = 0;
+  for (let c = 0; c < D; c++) for (let i = 0; i < k; i++) d += (shares[i * D + c] - R[c] / k) ** 2;
+  return d;
 }
 
 /**
@@ -246,9 +254,7 @@ export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient
     async (U, dU) => {
       const M = await p.products.maps(freeCandidates(p, U), k);
       const shares = freeShares(p, U);
-      let penalty = 0;
-      for (let c = 0; c < D; c++) for (let i = 0; i < k; i++) penalty += (shares[i * D + c] - R[c] / k) ** 2;
-      penalty *= ridgeScale;
+      const penalty = ridgeScale * distanceFromUniform(p, shares);
       if (validation) {
         const v = validation.value(M);
         if (v < best.value) best = { value: v, U: Float64Array.from(U) };
@@ -272,8 +278,6 @@ export async function splitFree(p: SplitProblem, opts: ResolvedOptions['gradient
   // Reported: the whole objective (every image, with the ridge) at the chosen iterate.
   const U = best.U ?? r.x;
   const shares = freeShares(p, U);
-  let penalty = 0;
-  for (let c = 0; c < D; c++) for (let i = 0; i < k; i++) penalty += (shares[i * D + c] - R[c] / k) ** 2;
-  const objective = p.objective.value(await p.products.maps(freeCandidates(p, U), k)) + ridgeScale * penalty;
+  const objective = p.objective.value(await p.products.maps(freeCandidates(p, U), k)) + ridgeScale * distanceFromUniform(p, shares);
   return { weights: uniformWeights(k, D), shares, objective, evaluations: r.evaluations + 1, iterations: r.iterations, stop: `${r.reason}+held-out` };
 }

@@ -3,8 +3,8 @@
  * DIR/randomisation.json) and reducing it to what a page shows (`sanityView`, for the viewer and the
  * demo page; the section itself is src/html/sanity-section.ts).
  */
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { readReportFile } from '../io/report-file.ts';
 import type { RandomisationReport } from '../checks/randomisation.ts';
 import type { PageSanity } from '../html/page-data.ts';
 import { InputError } from '../util/errors.ts';
@@ -17,14 +17,7 @@ const SCHEMA = 'protolens.randomisation-check';
  * folder `netDir`. @throws InputError naming the file and what does not match.
  */
 export async function readSanityReport(path: string, netDir: string): Promise<RandomisationReport> {
-  const file = (await stat(path).catch(() => null))?.isDirectory() ? join(path, REPORT) : path;
-  let r: Partial<RandomisationReport>;
-  try {
-    r = JSON.parse(await readFile(file, 'utf8')) as Partial<RandomisationReport>;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`sanity check ${file}: ${code === 'ENOENT' ? "not found (give the folder 'protolens sanity --out' wrote, or its randomisation.json)" : `not readable JSON (${(e as Error).message})`}`);
-  }
+  const { file, value: r } = await readReportFile<RandomisationReport>(path, REPORT, 'sanity check', "give the folder 'protolens sanity --out' wrote, or its randomisation.json");
   if (r.schema !== SCHEMA || r.version !== 1) throw new InputError(`sanity check ${file}: not a protolens sanity-check report (schema ${String(r.schema)}, version ${String(r.version)}; expected ${SCHEMA} 1)`);
   if (typeof r.network !== 'string' || resolve(r.network) !== resolve(netDir)) {
     throw new InputError(`sanity check ${file}: checks network ${String(r.network)}, not ${resolve(netDir)}`);

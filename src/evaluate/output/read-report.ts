@@ -1,6 +1,5 @@
 /** Reading an evaluation report back (`protolens evaluate --out DIR` wrote DIR/evaluation.json), e.g. for the viewer. */
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readReportFile } from '../../io/report-file.ts';
 import { InputError } from '../../util/errors.ts';
 import { EVALUATION_SCHEMA, EVALUATION_SCHEMA_VERSION, type EvaluationReport } from './report.ts';
 import { REPORT_FILE } from './folder.ts';
@@ -11,14 +10,7 @@ import { REPORT_FILE } from './folder.ts';
  * @throws InputError naming the file and what does not match.
  */
 export async function readEvaluationReport(path: string, expect: { classes: number; k: number }): Promise<EvaluationReport> {
-  const file = (await stat(path).catch(() => null))?.isDirectory() ? join(path, REPORT_FILE) : path;
-  let r: Partial<EvaluationReport>;
-  try {
-    r = JSON.parse(await readFile(file, 'utf8')) as Partial<EvaluationReport>;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`evaluation ${file}: ${code === 'ENOENT' ? 'not found (give the folder protolens evaluate --out wrote, or its evaluation.json)' : `not readable JSON (${(e as Error).message})`}`);
-  }
+  const { file, value: r } = await readReportFile<EvaluationReport>(path, REPORT_FILE, 'evaluation', 'give the folder protolens evaluate --out wrote, or its evaluation.json');
   if (r.schema !== EVALUATION_SCHEMA || r.version !== EVALUATION_SCHEMA_VERSION) throw new InputError(`evaluation ${file}: not a protolens evaluation report (schema ${String(r.schema)}, version ${String(r.version)}; expected ${EVALUATION_SCHEMA} ${EVALUATION_SCHEMA_VERSION})`);
   if (r.network?.classes !== expect.classes || r.network?.k !== expect.k) {
     throw new InputError(`evaluation ${file}: evaluates a network of ${r.network?.classes} classes x k = ${r.network?.k}, this one has ${expect.classes} x ${expect.k}`);
