@@ -194,6 +194,8 @@ export class HeatmapObjective {
 
   private readonly energy: Float64Array;
   private readonly sigma: number;
+  /** Work space of the peak term (two rows of a group's size). */
+  private scratch = new Float64Array(0);
 
   /** The same objective counting only the groups where `mask` is 1. */
   restrict(mask: Uint8Array): HeatmapObjective {
@@ -271,25 +273,36 @@ export class HeatmapObjective {
     const x0 = g * groups.size * k;
     const x1 = x0 + groups.size * k;
     let total = 0;
+    const size = groups.size;
+    if (this.scratch.length < 2 * size) this.scratch = new Float64Array(2 * size);
+    // u: the sharpened map tau · M / nu; q: softmax of u (each computed once per position).
+    const u = this.scratch.subarray(0, size);
+    const q = this.scratch.subarray(size, 2 * size);
     for (let i = 0; i < k; i++) {
       const den = s[i] + this.eps[g];
       // A zero map's Q is uniform: its cross-entropy is constant and has no gradient.
       const nu = den > 0 ? Math.sqrt(den) : 1;
       let m = -Infinity;
-      for (let x = x0 + i; x < x1; x += k) m = Math.max(m, (tau * M[x]) / nu);
+      for (let r = 0, x = x0 + i; x < x1; r++, x += k) {
+        u[r] = (tau * M[x]) / nu;
+        m = Math.max(m, u[r]);
+      }
       let z = 0;
-      for (let x = x0 + i; x < x1; x += k) z += Math.exp((tau * M[x]) / nu - m);
+      for (let r = 0; r < size; r++) z += Math.exp(u[r] - m);
       const logZ = m + Math.log(z);
       let gm = 0;
-      for (let x = x0 + i; x < x1; x += k) {
-        const lq = (tau * M[x]) / nu - logZ;
+      for (let r = 0, x = x0 + i; x < x1; r++, x += k) {
+        const lq = u[r] - logZ;
         total -= weight * P[x] * lq;
-        if (grad) gm += weight * tau * (Math.exp(lq) - P[x]) * M[x];
+        if (grad) {
+          q[r] = Math.exp(lq);
+          gm += weight * tau * (q[r] - P[x]) * M[x];
+        }
       }
       if (grad && den > 0) {
         // dL/dM_y = G_y / nu - M_y (sum_x G_x M_x) / nu^3, G = weight · tau · (Q - P).
-        for (let x = x0 + i; x < x1; x += k) {
-          const G = weight * tau * (Math.exp((tau * M[x]) / nu - logZ) - P[x]);
+        for (let r = 0, x = x0 + i; x < x1; r++, x += k) {
+          const G = weight * tau * (q[r] - P[x]);
           grad[x] += G / nu - (M[x] * gm) / (nu * nu * nu);
         }
       }
