@@ -34,6 +34,7 @@ import { ExemplarScorer, KEPT_PICTURE_QUALITY, renderClassExemplars, writeExempl
 import { EXEMPLAR_INDEX_FILE, exemplarIndexHeader, writeExemplarIndex, type ClassExemplars } from '../network/exemplar-index.ts';
 import { MANIFEST_FILE, NETWORK_SCHEMA, NETWORK_SCHEMA_VERSION, TENSORS_FILE, type ClassSummary, type NetworkManifest, type NetworkTensors } from '../network/artifact.ts';
 import { decomposeClassesStream, type ClassLoader } from '../prototypes/parallel.ts';
+import { prefetch } from '../util/prefetch.ts';
 import { InputError } from '../util/errors.ts';
 import { diagnosticsJson, pathFromNetwork } from '../network/manifest-fields.ts';
 import { packageVersion } from '../util/version.ts';
@@ -66,9 +67,13 @@ export interface BuildHooks {
 /** What the compute step did: extraction, decomposition and exemplars of the classes without a cached result. */
 export interface ComputeReport {
   extraction: Omit<ExtractClassesReport, 'classes'>;
-  /** Decomposition seconds (exemplars not included), worker threads, classes decomposed here and classes whose result was cached. */
+  /**
+   * Wall seconds of the decomposition phase (exemplars are rendered in this thread while the workers go
+   * on decomposing, so it includes what of their rendering the decomposition did not hide), worker
+   * threads, classes decomposed here and classes whose result was cached.
+   */
   decomposition: { seconds: number; threads: number; classesComputed: number; classesFromCache: number };
-  /** Exemplar pictures rendered here and the seconds it took (null when the build draws none). */
+  /** Exemplar pictures rendered here and the seconds this thread spent rendering them, overlapping the decomposition (null when the build draws none). */
   exemplars: { pictures: number; seconds: number } | null;
 }
 
@@ -311,7 +316,9 @@ async function computeClasses(
   const tDecompose = performance.now();
   let done = 0;
   try {
-    for await (const r of decomposeClassesStream(loader, { ...o.decomposeInput, threads: o.threads })) {
+    // Read ahead of the loop so that the workers go on decomposing while this thread renders a
+    // finished class's exemplars and writes its result.
+    for await (const r of prefetch(decomposeClassesStream(loader, { ...o.decomposeInput, threads: o.threads }), Math.max(1, o.threads))) {
       const c = r.classIndex as number;
       const count = counts.get(c)!;
       counts.delete(c);
@@ -374,7 +381,7 @@ async function computeClasses(
       seconds: extraction.seconds,
       headCheck: extraction.headCheck,
     },
-    decomposition: { seconds: (performance.now() - tDecompose) / 1000 - exemplarSeconds, threads: o.threads, classesComputed: pending.length, classesFromCache: cachedCount },
+    decomposition: { seconds: (performance.now() - tDecompose) / 1000, threads: o.threads, classesComputed: pending.length, classesFromCache: cachedCount },
     exemplars: o.exemplars > 0 ? { pictures, seconds: exemplarSeconds } : null,
   };
 }
