@@ -58,7 +58,7 @@ const options: Record<string, OptionSpec> = {
   'nm-max-evaluations': { type: 'string', value: 'N', description: 'nelder-mead allocator: objective evaluations (default: 150 x parameters, at least 400)' },
   'nm-restarts': { type: 'string', value: 'N', description: 'nelder-mead allocator: restarts', default: '1' },
   'gradient-method': { type: 'string', value: 'spg|softmax-lbfgs', description: 'gradient allocator: optimiser', default: 'spg' },
-  'gradient-max-iter': { type: 'string', value: 'N', description: 'gradient allocator: iterations', default: '100' },
+  'gradient-max-iter': { type: 'string', value: 'N', description: 'gradient and free allocators: iterations (default: 100 for gradient, 50 for free)' },
   'gradient-tol': { type: 'string', value: 'X', description: 'gradient allocator: relative-improvement tolerance', default: '1e-6' },
   'peak-weight': { type: 'string', value: 'X', description: 'weight of the peak term of the split objective, which keeps each map\'s peak where its NMF part has it (0: off) (default: from the preset: 16, paper 0)' },
   'free-ridge': { type: 'string', value: 'X', description: 'free allocator: weight of the ridge term that keeps the shares near the uniform split\'s size', default: '0.01' },

@@ -84,3 +84,17 @@ test('decomposeOptionsOf gives back options that resolve to the same thing (how 
     assert.deepEqual(resolveOptions(decomposeOptionsOf(JSON.parse(JSON.stringify(r)))), r, JSON.stringify(c));
   }
 });
+
+test('iterations default per allocator: 50 for free (the default), 100 for gradient; an explicit count wins', async () => {
+  assert.equal(resolveOptions({}).allocator, 'free');
+  assert.equal(resolveOptions({}).gradient.maxIterations, 50);
+  assert.equal(resolveOptions({ allocator: 'gradient' }).gradient.maxIterations, 100);
+  assert.equal(resolveOptions({ allocator: 'free', gradient: { maxIterations: 80 } }).gradient.maxIterations, 80);
+  // The CLI passes no count unless asked, so the library's default applies there too.
+  const { buildCommand, buildOptionsFromArgs } = await import('../../src/cli/build.ts');
+  const { parseCommand } = await import('../../src/cli/args.ts');
+  const args = (extra: string[]) => buildOptionsFromArgs(parseCommand(buildCommand.spec, ['--model', 'm.onnx', '--data', 'd', '--out', 'o', ...extra]).values);
+  assert.equal(resolveOptions(args([]).decompose).gradient.maxIterations, 50);
+  assert.equal(resolveOptions(args(['--allocator', 'gradient']).decompose).gradient.maxIterations, 100);
+  assert.equal(resolveOptions(args(['--gradient-max-iter', '7']).decompose).gradient.maxIterations, 7);
+});
