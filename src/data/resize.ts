@@ -21,6 +21,7 @@ import type { RgbImage } from './decode.ts';
 import type { Interpolation } from './preprocess-config.ts';
 import type { CropBox } from './types.ts';
 import { RESAMPLE_WASM_BASE64 } from './wasm/resample-wasm.ts';
+import { Arena, instantiateBase64, type WasmMemoryExports } from '../util/wasm.ts';
 
 /**
  * Copy pixels [x1, x2) x [y1, y2) of `img`; pixels outside the image are black (PIL's crop).
@@ -114,9 +115,7 @@ function coefficients(inSize: number, outSize: number, filter: keyof typeof FILT
   return c;
 }
 
-interface ResampleExports {
-  memory: WebAssembly.Memory;
-  __heap_base: WebAssembly.Global;
+interface ResampleExports extends WasmMemoryExports {
   horizontal(src: number, inW: number, y0: number, rows: number, outW: number, start: number, count: number, k: number, ksize: number, out: number): void;
   vertical(src: number, w: number, outH: number, start: number, count: number, k: number, ksize: number, rowOffset: number, out: number, acc: number): void;
 }
@@ -125,34 +124,13 @@ let wasm: ResampleExports | null = null;
 
 /** The passes compiled to WebAssembly (src/data/wasm/resample.c), instantiated once per thread. */
 function resampler(): ResampleExports {
-  if (!wasm) {
-    const bytes = Uint8Array.from(atob(RESAMPLE_WASM_BASE64), (c) => c.charCodeAt(0));
-    wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as ResampleExports;
-  }
+  if (!wasm) wasm = instantiateBase64<ResampleExports>(RESAMPLE_WASM_BASE64);
   return wasm;
 }
 
-/** Bump allocation in the module's memory, 16-byte aligned, growing it as needed; reset per resize. */
-class Arena {
-  private top: number;
-  constructor(private readonly m: ResampleExports) {
-    this.top = (m.__heap_base.value as number + 15) & ~15;
-  }
-  alloc(bytes: number): number {
-    const at = this.top;
-    this.top = (at + bytes + 15) & ~15;
-    const need = this.top - this.m.memory.buffer.byteLength;
-    if (need > 0) this.m.memory.grow(Math.ceil(need / 65536));
-    return at;
-  }
-  put(data: ArrayLike<number> & { byteLength: number; buffer: ArrayBufferLike; byteOffset: number }): number {
-    const at = this.alloc(data.byteLength);
-    new Uint8Array(this.m.memory.buffer, at, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    return at;
-  }
-  putCoefficients(c: Coefficients): { start: number; count: number; k: number } {
-    return { start: this.put(c.start), count: this.put(c.count), k: this.put(c.k) };
-  }
+/** The three coefficient tables of a pass, copied into the module's memory. */
+function putCoefficients(arena: Arena, c: Coefficients): { start: number; count: number; k: number } {
+  return { start: arena.put(c.start), count: arena.put(c.count), k: arena.put(c.k) };
 }
 
 /** Pillow's NEAREST resize (ImagingScaleAffine): positions accumulated in float64 from x0 + 0.5 s. */
@@ -213,7 +191,7 @@ export function resizeRgbSync(img: RgbImage, width: number, height: number, inte
     const first = needV ? cv.start[0] : 0;
     const last = needV ? cv.start[height - 1] + cv.count[height - 1] : H;
     const ch = coefficients(W, width, interpolation);
-    const kh = arena.putCoefficients(ch);
+    const kh = putCoefficients(arena, ch);
     const tmp = arena.alloc(width * (last - first) * 3);
     m.horizontal(src, W, first, last - first, width, kh.start, kh.count, kh.k, ch.ksize, tmp);
     src = tmp;
@@ -221,7 +199,7 @@ export function resizeRgbSync(img: RgbImage, width: number, height: number, inte
     w = width;
     if (!needV) return { data: new Uint8Array(m.memory.buffer, tmp, width * height * 3).slice(), width, height };
   }
-  const kv = arena.putCoefficients(cv);
+  const kv = putCoefficients(arena, cv);
   const acc = arena.alloc(w * 3 * 4);
   const out = arena.alloc(w * height * 3);
   m.vertical(src, w, height, kv.start, kv.count, kv.k, cv.ksize, rowOffset, out, acc);

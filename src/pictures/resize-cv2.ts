@@ -21,6 +21,7 @@
  * formula exactly in double precision (a reference for tests and for display).
  */
 import { InputError } from '../util/errors.ts';
+import { cubicResizeInEngine, type EngineTaps } from './cubic-engine.ts';
 
 /** How the weights and sums are evaluated; see the module comment. */
 export type CubicArithmetic = 'opencv' | 'float64';
@@ -106,6 +107,8 @@ export class CubicResizer {
   private readonly xt: AxisTaps;
   private readonly yt: AxisTaps;
   private readonly rows: Float64Array;
+  /** The tap tables in the engine's layout (float32 weights), made on first use. */
+  private engineTaps?: EngineTaps;
   private scratch?: { hi: Float64Array; lo: Float64Array; bounds: Float64Array; margins: Float64Array; vals: Float64Array };
 
   constructor(
@@ -134,6 +137,21 @@ export class CubicResizer {
    * Float64Array `out` keeps 'float64' results unrounded.
    */
   resize<T extends Float32Array | Float64Array = Float32Array>(src: ArrayLike<number>, out?: T): T {
+    const { inHeight: h, inWidth: w, outHeight: H, outWidth: W } = this;
+    if (this.arithmetic !== 'opencv' || (h === H && w === W)) return this.resizeJs(src, out);
+    if (src.length !== h * w) throw new InputError(`resizeCubicCv2: map has ${src.length} values, ${h} x ${w} = ${h * w} expected`);
+    const dst = (out ?? new Float32Array(H * W)) as T;
+    if (dst.length !== H * W) throw new InputError(`resizeCubicCv2: output has ${dst.length} values, ${H} x ${W} = ${H * W} expected`);
+    this.engineTaps ??= { xbase: this.xt.base, xw: Float32Array.from(this.xt.weights), ybase: this.yt.base, yw: Float32Array.from(this.yt.weights) };
+    cubicResizeInEngine(src, h, w, H, W, this.engineTaps, dst);
+    return dst;
+  }
+
+  /**
+   * The same resize evaluated in JavaScript (the reference the WebAssembly engine of `resize` is
+   * tested against, and the path of 'float64' arithmetic).
+   */
+  resizeJs<T extends Float32Array | Float64Array = Float32Array>(src: ArrayLike<number>, out?: T): T {
     const { inHeight: h, inWidth: w, outHeight: H, outWidth: W } = this;
     if (src.length !== h * w) throw new InputError(`resizeCubicCv2: map has ${src.length} values, ${h} x ${w} = ${h * w} expected`);
     const dst = (out ?? new Float32Array(H * W)) as T;

@@ -10,6 +10,7 @@
 import { InputError } from '../util/errors.ts';
 import { upsampleMap } from './heatmap.ts';
 import type { Box } from './percentile.ts';
+import { percentileBoxInEngine } from './cubic-engine.ts';
 
 /** Default percentile of the strongest-region box (ProtoPNet's crop). */
 export const DEFAULT_BOX_PERCENTILE = 95;
@@ -78,9 +79,22 @@ export function percentileBySelection(values: ArrayLike<number>, pct: number): n
 
 /**
  * The box (image pixels, inclusive of its edge pixels) of the pixels of `upsampled` (h x w) at or
- * above its `pct`-th percentile. Values must be finite (`percentileBox` checks them, then calls this).
+ * above its `pct`-th percentile, computed in the WebAssembly engine (cubic-engine.ts). Values must be
+ * finite (`percentileBox` checks them, then calls this); a non-finite value throws here too.
  */
 export function boxAtPercentile(upsampled: Float32Array, w: number, h: number, pct: number): Box {
+  if (upsampled.length !== w * h) throw new InputError(`strongest region: map has ${upsampled.length} values, expected ${w} x ${h}`);
+  if (!(pct >= 0 && pct <= 100)) throw new InputError(`percentile: pct must be in [0, 100], got ${pct}`);
+  const r = percentileBoxInEngine(upsampled, w, h, pct);
+  if ('nonFinite' in r) {
+    const i = r.nonFinite;
+    throw new InputError(`percentileBox: value at pixel (${i % w}, ${Math.floor(i / w)}) is ${upsampled[i]}, expected a finite number`);
+  }
+  return r;
+}
+
+/** The same box in JavaScript: the reference the engine is tested against. */
+export function boxAtPercentileJs(upsampled: Float32Array, w: number, h: number, pct: number): Box {
   if (upsampled.length !== w * h) throw new InputError(`strongest region: map has ${upsampled.length} values, expected ${w} x ${h}`);
   const threshold = percentileBySelection(upsampled, pct);
   let x1 = w, y1 = h, x2 = -1, y2 = -1;

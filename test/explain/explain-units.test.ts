@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { closestNames, editDistance, resolveClassName } from '../../src/network/class-names.ts';
 import { rankClasses, softmax, termMaps } from '../../src/network/contributions.ts';
 import { upsampleMap } from '../../src/pictures/heatmap.ts';
-import { boxAtPercentile, percentileBySelection, strongestRegion } from '../../src/pictures/strongest-region.ts';
-import { UsageError } from '../../src/util/errors.ts';
+import { boxAtPercentile, boxAtPercentileJs, percentileBySelection, strongestRegion } from '../../src/pictures/strongest-region.ts';
+import { percentileBox as checkedPercentileBox } from '../../src/pictures/percentile.ts';
+import { InputError, UsageError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';
 import { percentile, percentileBox } from '../pictures/percentile-reference.ts';
 
@@ -71,6 +72,26 @@ test('strongest-region boxes equal percentileBox of the upsampled map (random an
   assert.ok(b.width < 64 && b.height < 64);
   // A flat map: every pixel ties, the box is the image.
   assert.deepEqual(strongestRegion(new Float32Array(49).fill(1), 7, 7, 20, 10), { x: 0, y: 0, width: 20, height: 10 });
+});
+
+test('the engine box equals the JavaScript and sort-based boxes on tie-heavy maps; a non-finite value names its pixel', () => {
+  const rng = new Rng(13);
+  for (let trial = 0; trial < 40; trial++) {
+    const [w, h] = [1 + rng.int(90), 1 + rng.int(90)];
+    const levels = 1 + rng.int(4);
+    const up = Float32Array.from({ length: w * h }, () => (trial % 2 ? rng.int(levels) : rng.normal()));
+    for (const p of [0, 50, 95, 99.9, 100, 100 * rng.next()]) {
+      const reference = percentileBox(up, w, h, p);
+      assert.deepEqual(boxAtPercentile(up, w, h, p), reference, `${w} x ${h}, p ${p}`);
+      assert.deepEqual(boxAtPercentileJs(up, w, h, p), reference, `${w} x ${h}, p ${p}`);
+    }
+  }
+  const bad = new Float32Array(12).fill(1);
+  bad[7] = Infinity;
+  assert.throws(() => checkedPercentileBox(bad, 4, 3, 95), (e) => e instanceof InputError && /pixel \(3, 1\) is Infinity/.test((e as Error).message));
+  bad[7] = NaN;
+  assert.throws(() => checkedPercentileBox(bad, 4, 3, 95), /pixel \(3, 1\) is NaN/);
+  assert.throws(() => checkedPercentileBox(new Float32Array(12), 4, 3, 101), /pct/);
 });
 
 test('termMaps: heatmaps x v^T and contributions (their means) on a hand-computed case', () => {
