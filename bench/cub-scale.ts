@@ -10,6 +10,8 @@
  *     phase times, peak RSS (the child's high-water mark), the network folder's size;
  * ratio = build wall / (images / rate of a). Targets (issue 10): ratio <= 1.3, extraction >= 0.85 of
  * (a), exemplars <= 10 % of the build, network folder <= 60 MB.
+ * (c) the same build without exemplars on the feature cache (b) left: the exemplars' cost is what they
+ *     add to the time after extraction (they are rendered while the workers decompose).
  *
  * The dataset (ImageFolder, seeded drawings) and the model are generated once and cached under
  * .cache/bench-cub-scale/.
@@ -23,16 +25,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
-import { Rng } from '../src/util/random.ts';
 import { decodeRgb } from '../src/data/decode.ts';
 import { encodeJpeg } from '../src/data/load.ts';
 import { normalizeInto, toInputRgb } from '../src/data/preprocess.ts';
 import { makePreprocessConfig } from '../src/data/preprocess-config.ts';
 import { FeatureStore } from '../src/features/store.ts';
-import { DEFAULT_EXTRACT_BATCH } from '../src/features/extract.ts';
 import { loadClassifier } from '../src/model/classifier.ts';
-import { bytesOf, dataset, H, model, W } from './cub-data.ts';
+import { bytesOf, dataset, H, model, ortAlone, W } from './cub-data.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,25 +51,6 @@ const PER_CLASS = Number(values['per-class']);
 const K = Number(values.k);
 const THREADS = Number(values.threads);
 const r = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
-
-/** (a) The model alone, pre-decoded batches of the build's size (32), median of rounds. */
-async function ortAlone(path: string, inputName: string): Promise<number> {
-  const session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], intraOpNumThreads: THREADS, graphOptimizationLevel: 'all' });
-  const B = DEFAULT_EXTRACT_BATCH;
-  const rng = new Rng(0);
-  const x = Float32Array.from({ length: B * 3 * 224 * 224 }, () => rng.normal());
-  const feed = { [inputName]: new ort.Tensor('float32', x, [B, 3, 224, 224]) };
-  for (let i = 0; i < 2; i++) await session.run(feed);
-  const rates: number[] = [];
-  for (let round = 0; round < 5; round++) {
-    const t = performance.now();
-    await session.run(feed);
-    rates.push(B / ((performance.now() - t) / 1000));
-  }
-  await session.release();
-  rates.sort((a, b) => a - b);
-  return rates[2];
-}
 
 /**
  * Where an image's time goes on the extraction path, one image at a time (medians over the first 48
@@ -132,10 +112,10 @@ async function profile(data: string, modelPath: string, rate: number): Promise<R
 }
 
 /** (b) The CLI build; peak RSS from /proc while it runs (VmHWM of the process). */
-function build(modelPath: string, data: string, out: string, cache: string): Promise<{ wall: number; peakRssMB: number; summary: Record<string, any> }> {
+function build(modelPath: string, data: string, out: string, cache: string, exemplars: string): Promise<{ wall: number; peakRssMB: number; summary: Record<string, any> }> {
   return new Promise((ok, fail) => {
     const t = performance.now();
-    const p = spawn(process.execPath, ['bin/protolens.js', 'build', '--model', modelPath, '--data', data, '--out', out, '--cache', cache, '--k', String(K), '--threads', String(THREADS), '--exemplars', values.exemplars!, '--json', '--quiet']);
+    const p = spawn(process.execPath, ['bin/protolens.js', 'build', '--model', modelPath, '--data', data, '--out', out, '--cache', cache, '--k', String(K), '--threads', String(THREADS), '--exemplars', exemplars, '--json', '--quiet']);
     let stdout = '', stderr = '';
     let hwm = 0;
     const poll = setInterval(() => {
@@ -161,7 +141,7 @@ const t0 = performance.now();
 const data = await dataset(CLASSES, PER_CLASS);
 const { path: modelPath, inputName } = await model(MODEL, CLASSES);
 const prepared = (performance.now() - t0) / 1000;
-const rate = await ortAlone(modelPath, inputName);
+const rate = await ortAlone(modelPath, inputName, THREADS);
 const perImage = await profile(data, modelPath, rate);
 if (values['profile-only']) {
   console.log(JSON.stringify({ bench: 'cub-scale', model: MODEL, threads: THREADS, ortAlone: { imagesPerSecond: r(rate, 1) }, perImageProfile: perImage, loadAverage: [r(load0), r(loadavg()[0])] }, null, 2));
@@ -169,8 +149,14 @@ if (values['profile-only']) {
 }
 const work = await mkdtemp(join(tmpdir(), 'protolens-bench-cub-scale-'));
 try {
-  const b = await build(modelPath, data, join(work, 'net'), join(work, 'cache'));
+  const b = await build(modelPath, data, join(work, 'net'), join(work, 'cache'), values.exemplars!);
   const s = b.summary;
+  // The same build without exemplars on the features the first one cached: what the exemplars add to
+  // the phase after extraction (they are rendered while the workers decompose, so their own seconds
+  // overlap the decomposition and are not their cost).
+  const bare = Number(values.exemplars) > 0 ? await build(modelPath, data, join(work, 'net-bare'), join(work, 'cache'), '0') : null;
+  const afterExtraction = (x: { wall: number; summary: Record<string, any> }) => x.wall - x.summary.extraction.seconds;
+  const exemplarCost = bare ? afterExtraction(b) - afterExtraction(bare) : 0;
   const images = s.images as number;
   const netBytes = bytesOf(join(work, 'net'));
   const exemplarBytes = bytesOf(join(work, 'net', 'exemplars'));
@@ -188,8 +174,15 @@ try {
           wallSeconds: r(b.wall, 1),
           extraction: { seconds: r(s.extraction.seconds, 1), imagesPerSecond: r(s.extraction.imagesPerSecond ?? 0, 1), ofOrtAlone: r((s.extraction.imagesPerSecond ?? 0) / rate, 3) },
           decompositionSeconds: r(s.decomposition.seconds, 1),
-          exemplars: { seconds: r(exemplarSeconds, 1), pictures: s.exemplars?.pictures ?? 0, shareOfBuild: r(exemplarSeconds / b.wall, 3) },
+          exemplars: {
+            pictures: s.exemplars?.pictures ?? 0,
+            renderingSeconds: r(exemplarSeconds, 1),
+            addedSeconds: r(exemplarCost, 1),
+            shareOfBuild: r(exemplarCost / b.wall, 3),
+          },
+          cpuSeconds: r(s.cpuSeconds ?? 0, 1),
           peakRssMB: b.peakRssMB,
+          withoutExemplars: bare ? { wallSeconds: r(bare.wall, 1), afterExtractionSeconds: r(afterExtraction(bare), 1), decompositionSeconds: r(bare.summary.decomposition.seconds, 1) } : null,
           meanPartFidelity: s.meanPartFidelity === null ? null : r(s.meanPartFidelity, 3),
         },
         ratio: r(b.wall / (images / rate), 3),
