@@ -1,7 +1,7 @@
 /**
  * The generated data of the scale benches (bench/cub-scale.ts, bench/shard.ts), cached under
  * .cache/bench-cub-scale/: an ImageFolder of seeded 500 x 375 JPEG drawings (classes x per class) and
- * a torchvision-shaped ResNet with random weights (test/helpers/synthetic-nets.ts).
+ * a torchvision-shaped ResNet-34 / ResNet-50 / DenseNet-121 with random weights (test/helpers/synthetic-nets.ts).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import { Rng } from '../src/util/random.ts';
 import { DEFAULT_EXTRACT_BATCH } from '../src/features/extract.ts';
-import { buildResNet } from '../test/helpers/synthetic-nets.ts';
+import { buildDenseNet121, buildResNet } from '../test/helpers/synthetic-nets.ts';
 
 export const [W, H] = [500, 375];
 export const root = resolve('.cache/bench-cub-scale');
@@ -64,12 +64,17 @@ export async function dataset(CLASSES: number, PER_CLASS: number): Promise<strin
   return dir;
 }
 
-/** The ResNet-shaped ONNX model with `classes` outputs (written once). */
-export async function model(MODEL: 'resnet34' | 'resnet50', CLASSES: number): Promise<{ path: string; inputName: string }> {
+/** The model shapes the scale benches build (torchvision's layer shapes, random weights). */
+export const BENCH_MODELS = ['resnet34', 'resnet50', 'densenet121'] as const;
+export type BenchModel = (typeof BENCH_MODELS)[number];
+
+/** The ONNX model of that shape with `classes` outputs (written once). */
+export async function model(MODEL: BenchModel, CLASSES: number): Promise<{ path: string; inputName: string }> {
   const path = join(root, `${MODEL}-${CLASSES}.onnx`);
   if (!existsSync(path)) {
     await mkdir(root, { recursive: true });
-    await writeFile(path, buildResNet(MODEL === 'resnet50' ? 50 : 34, { numClasses: CLASSES }).model);
+    const net = MODEL === 'densenet121' ? buildDenseNet121({ numClasses: CLASSES }) : buildResNet(MODEL === 'resnet50' ? 50 : 34, { numClasses: CLASSES });
+    await writeFile(path, net.model);
   }
   return { path, inputName: 'input' };
 }

@@ -16,7 +16,7 @@
  * The dataset (ImageFolder, seeded drawings) and the model are generated once and cached under
  * .cache/bench-cub-scale/.
  *
- *   node --import tsx bench/cub-scale.ts [--model resnet34|resnet50] [--classes 200] [--per-class 30]
+ *   node --import tsx bench/cub-scale.ts [--model resnet34|resnet50|densenet121] [--classes 200] [--per-class 30]
  *                                        [--k 10] [--threads 2] [--exemplars 5] [--profile-only]
  */
 import { spawn } from 'node:child_process';
@@ -31,7 +31,7 @@ import { normalizeInto, toInputRgb } from '../src/data/preprocess.ts';
 import { makePreprocessConfig } from '../src/data/preprocess-config.ts';
 import { FeatureStore } from '../src/features/store.ts';
 import { loadClassifier } from '../src/model/classifier.ts';
-import { bytesOf, dataset, H, model, ortAlone, W } from './cub-data.ts';
+import { BENCH_MODELS, bytesOf, dataset, H, model, ortAlone, W, type BenchModel } from './cub-data.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,8 +44,8 @@ const { values } = parseArgs({
     'profile-only': { type: 'boolean', default: false },
   },
 });
-const MODEL = values.model!;
-if (MODEL !== 'resnet34' && MODEL !== 'resnet50') throw new Error(`--model: expected resnet34 or resnet50, got '${MODEL}'`);
+const MODEL = values.model! as BenchModel;
+if (!(BENCH_MODELS as readonly string[]).includes(MODEL)) throw new Error(`--model: expected one of ${BENCH_MODELS.join(', ')}, got '${MODEL}'`);
 const CLASSES = Number(values.classes);
 const PER_CLASS = Number(values['per-class']);
 const K = Number(values.k);

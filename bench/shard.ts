@@ -7,7 +7,7 @@
  * costs for the cost model in docs/scale.md (extraction images/s per core, decomposition and
  * exemplar seconds per class).
  *
- *   node --import tsx bench/shard.ts [--model resnet34|resnet50] [--classes 200] [--per-class 10]
+ *   node --import tsx bench/shard.ts [--model resnet34|resnet50|densenet121] [--classes 200] [--per-class 10]
  *                                    [--k 10] [--shards 4] [--concurrency 2] [--exemplars 5]
  */
 import { spawn } from 'node:child_process';
@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { bytesOf, dataset, model } from './cub-data.ts';
+import { BENCH_MODELS, type BenchModel, bytesOf, dataset, model } from './cub-data.ts';
 import { treeFiles } from '../test/helpers/tree-files.ts';
 
 const { values } = parseArgs({
@@ -29,8 +29,8 @@ const { values } = parseArgs({
     exemplars: { type: 'string', default: '5' },
   },
 });
-const MODEL = values.model as 'resnet34' | 'resnet50';
-if (MODEL !== 'resnet34' && MODEL !== 'resnet50') throw new Error(`--model: expected resnet34 or resnet50, got '${MODEL}'`);
+const MODEL = values.model as BenchModel;
+if (!(BENCH_MODELS as readonly string[]).includes(MODEL)) throw new Error(`--model: expected one of ${BENCH_MODELS.join(', ')}, got '${MODEL}'`);
 const CLASSES = Number(values.classes);
 const PER_CLASS = Number(values['per-class']);
 const SHARDS = Number(values.shards);

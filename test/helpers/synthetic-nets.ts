@@ -232,3 +232,49 @@ export function buildResNet(depth: 18 | 34 | 50, opts: ResNet18Options = {}): Sy
   });
   return { model, inputName: 'input', logitsName: 'logits', featureTensor: x, inputShape, numClasses: classes, featureDim: c, featureSize: [s, s], inputSize: [size, size], parameters: b.parameters, seed };
 }
+
+/**
+ * DenseNet-121 with torchvision's layer shapes and random weights: conv 7x7/2 (64), BN, ReLU, max
+ * pool 3x3/2, dense blocks of [6, 12, 24, 16] layers (each BN-ReLU-conv 1x1 (128)-BN-ReLU-conv 3x3
+ * (32 new channels), concatenated to its input), transitions (BN-ReLU-conv 1x1 halving the channels,
+ * average pool 2x2/2), BN, then the head as torchvision's forward and ONNX export give it: ReLU, GAP,
+ * Flatten, Gemm. At 224 the feature map is 7 x 7 x 1024 (the final ReLU's output); 7,978,856
+ * parameters at 1000 classes.
+ */
+export function buildDenseNet121(opts: ResNet18Options = {}): SyntheticNet {
+  const seed = opts.seed ?? 0;
+  const size = opts.inputSize ?? 224;
+  const classes = opts.numClasses ?? 1000;
+  const growth = 32;
+  const b = new NetBuilder(new Rng(seed));
+  let x = b.op('Relu', [b.bn(b.conv('input', 3, 64, 7, 2, 3, 'conv0_'), 64)]);
+  x = b.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
+  let s = convOut(convOut(size, 7, 2, 3), 3, 2, 1);
+  let c = 64;
+  [6, 12, 24, 16].forEach((layers, block) => {
+    for (let i = 0; i < layers; i++) {
+      let y = b.conv(b.op('Relu', [b.bn(x, c)]), c, 4 * growth, 1, 1, 0);
+      y = b.conv(b.op('Relu', [b.bn(y, 4 * growth)]), 4 * growth, growth, 3, 1, 1);
+      x = b.op('Concat', [x, y], { axis: 1 });
+      c += growth;
+    }
+    if (block < 3) {
+      x = b.conv(b.op('Relu', [b.bn(x, c)]), c, c / 2, 1, 1, 0, 'transition');
+      x = b.op('AveragePool', [x], { kernel_shape: [2, 2], strides: [2, 2] });
+      c /= 2;
+      s = Math.floor(s / 2);
+    }
+  });
+  x = b.op('Relu', [b.bn(x, c)]);
+  b.head(x, c, classes, 'logits');
+  const batch: Dim = opts.batch === undefined || opts.batch === 'dynamic' ? 'N' : opts.batch;
+  const inputShape: Dim[] = [batch, 3, size, size];
+  const model = buildModel({
+    name: 'densenet121',
+    nodes: b.nodes,
+    inputs: [valueInfo('input', inputShape)],
+    outputs: [valueInfo('logits', [batch, classes])],
+    initializers: b.inits,
+  });
+  return { model, inputName: 'input', logitsName: 'logits', featureTensor: x, inputShape, numClasses: classes, featureDim: c, featureSize: [s, s], inputSize: [size, size], parameters: b.parameters, seed };
+}

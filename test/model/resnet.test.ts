@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { valueInfo } from '../../src/onnx/builder.ts';
 import { decodeModel, encodeModel } from '../../src/onnx/proto.ts';
 import { loadClassifier } from '../../src/model/classifier.ts';
-import { buildResNet18, buildResNetLike } from '../helpers/synthetic-nets.ts';
+import { buildDenseNet121, buildResNet18, buildResNetLike } from '../helpers/synthetic-nets.ts';
 import { initializer, maxAbs, maxAbsDiff, patternInput, referenceLogits, writeModel } from './fixtures.ts';
 
 test('ResNet-like net: features are the model\'s own final ReLU map (moved channels-last) and GAP + fc reproduces its logits', async () => {
@@ -89,6 +89,35 @@ test('ResNet-18 builder: torchvision\'s 11,689,512 parameters, 7 x 7 x 512 featu
   assert.deepEqual([c.features.H, c.features.W, c.features.D, c.head.numClasses], [7, 7, 512, 1000]);
   assert.ok(c.headCheck.relError < 1e-5, `relError ${c.headCheck.relError}`);
   assert.ok(c.features.nonNegative);
+});
+
+test('DenseNet-121 builder: torchvision\'s 7,978,856 parameters; its head (ReLU, GAP, Flatten, Gemm) is found, 7 x 7 x 1024 features at 224', async () => {
+  const net = buildDenseNet121({ seed: 0 });
+  assert.equal(net.parameters, 7_978_856);
+  assert.deepEqual([...net.featureSize, net.featureDim], [7, 7, 1024]);
+  const c = await loadClassifier(writeModel(net.model), { checkBatch: 1, intraOpThreads: 2 });
+  const x = patternInput(2, c.inputLength);
+  const r = await c.run(x, 2);
+  await c.close();
+  assert.equal(c.features.tensor, net.featureTensor);
+  assert.deepEqual([c.features.H, c.features.W, c.features.D, c.head.numClasses], [7, 7, 1024, 1000]);
+  assert.ok(c.features.nonNegative);
+  assert.ok(c.headCheck.relError < 1e-5, `relError ${c.headCheck.relError}`);
+  // GAP + fc over the returned features reproduces the returned logits.
+  const W = initializer(net.model, 'fc.weight').data;
+  const bias = initializer(net.model, 'fc.bias').data;
+  const HW = 49;
+  for (let i = 0; i < 2; i++) {
+    for (const cls of [0, 17, 999]) {
+      let z = bias[cls];
+      for (let d = 0; d < 1024; d++) {
+        let m = 0;
+        for (let p = 0; p < HW; p++) m += r.features[(i * HW + p) * 1024 + d];
+        z += (m / HW) * W[cls * 1024 + d];
+      }
+      assert.ok(Math.abs(z - r.logits[i * 1000 + cls]) <= 1e-4 * Math.max(1, Math.abs(z)), `image ${i} class ${cls}: ${z} vs ${r.logits[i * 1000 + cls]}`);
+    }
+  }
 });
 
 test('synthetic nets are deterministic from the seed', () => {
