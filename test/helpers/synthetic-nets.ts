@@ -111,6 +111,21 @@ class NetBuilder {
 
 const convOut = (size: number, k: number, stride: number, pad: number) => Math.floor((size + 2 * pad - k) / stride) + 1;
 
+/** The head on the final map x (c channels, featureSize), the graph with a `logits` output, and its facts. */
+function finishNet(b: NetBuilder, name: string, x: string, c: number, classes: number, inputShape: Dim[], featureSize: [number, number], inputSize: [number, number], seed: number): SyntheticNet {
+  b.head(x, c, classes, 'logits');
+  const model = buildModel({
+    name,
+    nodes: b.nodes,
+    inputs: [valueInfo('input', inputShape)],
+    outputs: [valueInfo('logits', [inputShape[0], classes])],
+    initializers: b.inits,
+  });
+  return { model, inputName: 'input', logitsName: 'logits', featureTensor: x, inputShape, numClasses: classes, featureDim: c, featureSize, inputSize, parameters: b.parameters, seed };
+}
+
+const batchDim = (batch: number | 'dynamic' | undefined): Dim => (batch === undefined || batch === 'dynamic' ? 'N' : batch);
+
 export interface ResNetLikeOptions {
   /** Weight seed (default 0). */
   seed?: number;
@@ -159,17 +174,8 @@ export function buildResNetLike(opts: ResNetLikeOptions = {}): SyntheticNet {
       c = cout;
     }
   });
-  b.head(x, c, classes, 'logits');
-  const batch: Dim = opts.batch === undefined || opts.batch === 'dynamic' ? 'N' : opts.batch;
-  const inputShape: Dim[] = [batch, cin, opts.dynamicSpatial ? 'H' : H, opts.dynamicSpatial ? 'W' : W];
-  const model = buildModel({
-    name: 'resnet_like',
-    nodes: b.nodes,
-    inputs: [valueInfo('input', inputShape)],
-    outputs: [valueInfo('logits', [batch, classes])],
-    initializers: b.inits,
-  });
-  return { model, inputName: 'input', logitsName: 'logits', featureTensor: x, inputShape, numClasses: classes, featureDim: c, featureSize: [h, w], inputSize: [H, W], parameters: b.parameters, seed };
+  const inputShape: Dim[] = [batchDim(opts.batch), cin, opts.dynamicSpatial ? 'H' : H, opts.dynamicSpatial ? 'W' : W];
+  return finishNet(b, 'resnet_like', x, c, classes, inputShape, [h, w], [H, W], seed);
 }
 
 export interface ResNet18Options {
@@ -220,17 +226,7 @@ export function buildResNet(depth: 18 | 34 | 50, opts: ResNet18Options = {}): Sy
       if (stride === 2) s = convOut(s, 3, 2, 1);
     }
   });
-  b.head(x, c, classes, 'logits');
-  const batch: Dim = opts.batch === undefined || opts.batch === 'dynamic' ? 'N' : opts.batch;
-  const inputShape: Dim[] = [batch, 3, size, size];
-  const model = buildModel({
-    name: `resnet${depth}`,
-    nodes: b.nodes,
-    inputs: [valueInfo('input', inputShape)],
-    outputs: [valueInfo('logits', [batch, classes])],
-    initializers: b.inits,
-  });
-  return { model, inputName: 'input', logitsName: 'logits', featureTensor: x, inputShape, numClasses: classes, featureDim: c, featureSize: [s, s], inputSize: [size, size], parameters: b.parameters, seed };
+  return finishNet(b, `resnet${depth}`, x, c, classes, [batchDim(opts.batch), 3, size, size], [s, s], [size, size], seed);
 }
 
 /**
@@ -266,15 +262,5 @@ export function buildDenseNet121(opts: ResNet18Options = {}): SyntheticNet {
     }
   });
   x = b.op('Relu', [b.bn(x, c)]);
-  b.head(x, c, classes, 'logits');
-  const batch: Dim = opts.batch === undefined || opts.batch === 'dynamic' ? 'N' : opts.batch;
-  const inputShape: Dim[] = [batch, 3, size, size];
-  const model = buildModel({
-    name: 'densenet121',
-    nodes: b.nodes,
-    inputs: [valueInfo('input', inputShape)],
-    outputs: [valueInfo('logits', [batch, classes])],
-    initializers: b.inits,
-  });
-  return { model, inputName: 'input', logitsName: 'logits', featureTensor: x, inputShape, numClasses: classes, featureDim: c, featureSize: [s, s], inputSize: [size, size], parameters: b.parameters, seed };
+  return finishNet(b, 'densenet121', x, c, classes, [batchDim(opts.batch), 3, size, size], [s, s], [size, size], seed);
 }
