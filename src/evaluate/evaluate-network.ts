@@ -172,7 +172,9 @@ async function runPass(
   const failures: Failure[] = [];
   let images = 0;
   const source = async function* (): AsyncGenerator<ForwardBatch> {
-    for await (const b of forwardBatches(model, data, cfg, { batchSize: o.batchSize, partsVariant: variant, onFailure: (f) => failures.push(f), range: o.range, masks: o.masks && variant !== undefined })) {
+    // The parts protocol and purity read features only: their passes skip the black box's run.
+    const blackBoxLogits = purpose === 'network' || purpose === 'both';
+    for await (const b of forwardBatches(model, data, cfg, { batchSize: o.batchSize, partsVariant: variant, onFailure: (f) => failures.push(f), range: o.range, masks: o.masks && variant !== undefined, blackBoxLogits })) {
       images += b.labels.length;
       o.onProgress?.({ task: purpose, done: images + failures.length, total: o.range[1] - o.range[0] });
       yield b;

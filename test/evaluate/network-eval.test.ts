@@ -99,6 +99,40 @@ test('the multi-set parts scores equal the core parts metric run on the same mod
   }
 });
 
+test('passes that read no logits run the model once per batch (no black-box run) and see the same features', async () => {
+  const model = await NetworkEvaluationModel.open(fx.markers, { sets: ['refined'] });
+  try {
+    assert.equal(model.blackBoxSession, 'plain');
+    const data = await selectImages(fx.cub.root);
+    const cfg = protocolPreprocess(model.preprocess, 'strict');
+    // Count the plain model's runs (the real session still runs).
+    const bb = (model as unknown as { blackBox: { logits(batch: Float32Array, n: number): Promise<Float32Array> } }).blackBox;
+    const plain = bb.logits.bind(bb);
+    let runs = 0;
+    bb.logits = (batch, n) => {
+      runs++;
+      return plain(batch, n);
+    };
+    const collect = async (blackBoxLogits: boolean) => {
+      const out: { features: Float32Array; logits: Float32Array }[] = [];
+      for await (const b of forwardBatches(model, data, cfg, { batchSize: 5, partsVariant: 'strict', blackBoxLogits })) out.push({ features: b.features, logits: b.logits });
+      return out;
+    };
+    const withBlackBox = await collect(true);
+    assert.equal(runs, withBlackBox.length);
+    const without = await collect(false);
+    assert.equal(runs, withBlackBox.length, 'no black-box run when the pass reads no logits');
+    assert.equal(without.length, withBlackBox.length);
+    without.forEach((b, i) => {
+      assert.deepEqual(b.features, withBlackBox[i].features);
+      // The adapter session's logits are the same model's: equal within float32 rounding.
+      b.logits.forEach((v, j) => assert.ok(Math.abs(v - withBlackBox[i].logits[j]) <= 1e-5 * Math.max(1, Math.abs(v)), `batch ${i} logit ${j}`));
+    });
+  } finally {
+    await model.close();
+  }
+});
+
 test('consistency 0 when every map peaks at a corner far from the parts; identical prototypes exercise symmetry', async () => {
   const r = await evaluateNetwork({ net: fx.corner, data: fx.cub.root, metrics: ['consistency', 'axioms'], out: join(dir, 'corner-eval') });
   const refined = r.metrics.parts!.sets.refined!;

@@ -1,7 +1,7 @@
 /**
  * The images of an evaluation (data/selection.ts: a dataset split, optionally an evenly spaced
  * subset, optionally a shard's range), streamed in batches through the model. Each batch arrives
- * with the classifier's features and the black box's logits, and (for the parts protocol) with each
+ * with the classifier's features and the black box's logits (unless the pass reads none), and (for the parts protocol) with each
  * image's parts mapped into input pixels by the reference arithmetic.
  */
 import { batches } from '../../data/batches.ts';
@@ -25,6 +25,12 @@ export interface ForwardBatchOptions {
   range?: OrdinalRange;
   /** Also each image's foreground mask (needs `partsVariant`; comprehensiveness). */
   masks?: boolean;
+  /**
+   * Whether the batch's logits must be the black box's (the plain model in its own session; default
+   * true). false: one model run per batch, and `logits` are the adapter session's (passes whose
+   * metrics read no logits).
+   */
+  blackBoxLogits?: boolean;
 }
 
 /**
@@ -46,7 +52,7 @@ export async function* forwardBatches(model: NetworkEvaluationModel, data: Image
     for await (const b of stream) {
       const n = b.items.length;
       if (n === 0) continue;
-      const { features, logits } = await model.forward(b.tensor, n);
+      const { features, logits } = opts.blackBoxLogits === false ? await model.adapterForward(b.tensor, n) : await model.forward(b.tensor, n);
       const variant = opts.partsVariant;
       const masks = opts.masks && variant ? await Promise.all(b.items.map((it, i) => protocolMaskOf(it, variant, b.geometries[i].source, inputSize))) : undefined;
       yield {

@@ -136,6 +136,16 @@ export class NetworkEvaluationModel implements EvaluationModel {
     return { features: r.features, logits: this.blackBox ? await this.blackBox.logits(batch, n) : r.logits };
   }
 
+  /**
+   * Features and logits of n images from the adapter session alone (the model with its feature map
+   * as an extra output): one model run, for passes that need no black-box logits (the parts protocol,
+   * purity, a noised copy of a batch).
+   */
+  async adapterForward(batch: Float32Array, n: number): Promise<{ features: Float32Array; logits: Float32Array }> {
+    const r = await this.classifier.run(batch, n);
+    return { features: r.features, logits: r.logits };
+  }
+
   /** The black box's logits alone (n x C). */
   async logits(batch: Float32Array, n: number): Promise<Float32Array> {
     return this.blackBox ? this.blackBox.logits(batch, n) : (await this.classifier.run(batch, n)).logits;

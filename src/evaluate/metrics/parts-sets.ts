@@ -178,7 +178,8 @@ export function partsSetsMetric(options: PartsSetsOptions = {}): ShardableMetric
         const clean = await model.setMaps(b.features, n, b.labels, sets);
         let noisy: Map<PrototypeSetName, Float32Array> | undefined;
         if (withStability) {
-          const { features } = await model.forward(perturbBatch(b.tensor, per, b.indices, noise), n);
+          // The noised copy needs features only: the adapter session, no black-box run.
+          const { features } = await model.adapterForward(perturbBatch(b.tensor, per, b.indices, noise), n);
           noisy = await model.setMaps(features, n, b.labels, sets);
         }
         for (let i = 0; i < n; i++) {
