@@ -254,7 +254,7 @@ export function formatRandomisation(r: RandomisationReport): string {
   ];
   for (const [set, scores] of Object.entries(r.sets)) {
     L.push(`## ${set}`, '', '| score | original | randomised |', '| --- | --- | --- |');
-    for (const [what, s] of Object.entries(scores ?? {})) L.push(`| ${what} | ${s?.original === null || s?.original === undefined ? 'n/a' : s.original.toFixed(what === 'purity' ? 3 : 1)} | ${s?.randomised === null || s?.randomised === undefined ? 'n/a' : s.randomised.toFixed(what === 'purity' ? 3 : 1)} |`);
+    for (const [what, s] of Object.entries(scores ?? {})) L.push(`| ${what} | ${fmt(s?.original ?? null, what)} | ${fmt(s?.randomised ?? null, what)} |`);
     L.push('');
   }
   if ((r.cascade ?? []).length > 1) {

@@ -29,7 +29,22 @@ export interface EngineTaps {
 /** cv2.resize(src, (W, H), INTER_CUBIC) of a float32 map (h x w) with OpenCV's float32 arithmetic, into `dst`. */
 export function cubicResizeInEngine(src: ArrayLike<number>, h: number, w: number, H: number, W: number, taps: EngineTaps, dst: Float32Array | Float64Array): void {
   const m = cubic();
-  const arena = new Arena(m);
+  const out = resizeInArena(m, new Arena(m), src, h, w, H, W, taps);
+  dst.set(new Float32Array(m.memory.buffer, out, H * W));
+}
+
+/** A percentile box in image pixels, or the index of the first value that was not finite. */
+export type EngineBox = { x: number; y: number; width: number; height: number } | { nonFinite: number };
+
+/** The box written at `out` by percentile_box, or the non-finite index it returned. */
+function boxResult(m: CubicExports, bad: number, out: number): EngineBox {
+  if (bad >= 0) return { nonFinite: bad };
+  const [x, y, width, height] = new Int32Array(m.memory.buffer, out, 4);
+  return { x, y, width, height };
+}
+
+/** Copy src and the tap tables into the arena and resize there; returns the output's address. */
+function resizeInArena(m: CubicExports, arena: Arena, src: ArrayLike<number>, h: number, w: number, H: number, W: number, taps: EngineTaps): number {
   const s = arena.alloc(h * w * 4);
   new Float32Array(m.memory.buffer, s, h * w).set(src);
   const xbase = arena.put(taps.xbase);
@@ -39,21 +54,31 @@ export function cubicResizeInEngine(src: ArrayLike<number>, h: number, w: number
   const rows = arena.alloc(h * W * 4);
   const out = arena.alloc(H * W * 4);
   m.cubic_resize(s, h, w, xbase, xw, ybase, yw, H, W, rows, out);
-  dst.set(new Float32Array(m.memory.buffer, out, H * W));
+  return out;
+}
+
+/**
+ * The percentile box of src (h x w) resized to H x W, in one call: the resized map stays in the
+ * engine's memory (the box is what explanations and exemplars need, not the map).
+ */
+export function resizedBoxInEngine(src: ArrayLike<number>, h: number, w: number, H: number, W: number, taps: EngineTaps, pct: number): EngineBox {
+  const m = cubic();
+  const arena = new Arena(m);
+  const map = resizeInArena(m, arena, src, h, w, H, W, taps);
+  const work = arena.alloc(H * W * 4);
+  const out = arena.alloc(16);
+  return boxResult(m, m.percentile_box(map, W, H, pct, work, out), out);
 }
 
 /**
  * The box of the pixels of `map` (h x w) at or above its `pct`-th percentile (numpy's linear
  * percentile), or the index of the first value that is not finite.
  */
-export function percentileBoxInEngine(map: Float32Array, w: number, h: number, pct: number): { x: number; y: number; width: number; height: number } | { nonFinite: number } {
+export function percentileBoxInEngine(map: Float32Array, w: number, h: number, pct: number): EngineBox {
   const m = cubic();
   const arena = new Arena(m);
   const at = arena.put(map);
   const work = arena.alloc(map.byteLength);
   const out = arena.alloc(16);
-  const bad = m.percentile_box(at, w, h, pct, work, out);
-  if (bad >= 0) return { nonFinite: bad };
-  const [x, y, width, height] = new Int32Array(m.memory.buffer, out, 4);
-  return { x, y, width, height };
+  return boxResult(m, m.percentile_box(at, w, h, pct, work, out), out);
 }

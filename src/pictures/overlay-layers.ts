@@ -6,6 +6,7 @@
 import { HEATMAP_DEFAULTS, type HeatmapOptions, intensityRgba, normaliseMap, upsampleMap } from './heatmap.ts';
 import { checkRange, checkRgbImage, type Layer, paintBoxOutline, scaleBox, scaledSize } from './layers.ts';
 import { parseHexColour } from './palette.ts';
+import { strongestRegion } from './strongest-region.ts';
 import { type Box, checkBox, percentileBox } from './percentile.ts';
 
 /** Layers over an image drawn at width x height. */
@@ -45,7 +46,7 @@ export interface OverlayOptions extends HeatmapOptions {
  * (w x h), then the box of the pixels at or above its `pct`-th percentile.
  */
 export function prototypeBox(map: Float32Array, mh: number, mw: number, w: number, h: number, pct = 95): Box {
-  return percentileBox(upsampleMap(map, mh, mw, w, h), w, h, pct);
+  return strongestRegion(map, mh, mw, w, h, pct);
 }
 
 /**
@@ -63,7 +64,7 @@ export function overlayLayers(imageRgb: Uint8Array, w: number, h: number, map: F
   const atOutput = upsampleMap(map, mh, mw, out.width, out.height);
   const rgba = intensityRgba(normaliseMap(atOutput, opts.normalisation ?? HEATMAP_DEFAULTS.normalisation), opts);
   let box: Box | null;
-  if (opts.box === undefined) box = percentileBox(sameSize ? atOutput : upsampleMap(map, mh, mw, w, h), w, h, pct);
+  if (opts.box === undefined) box = sameSize ? percentileBox(atOutput, w, h, pct) : strongestRegion(map, mh, mw, w, h, pct);
   else if (opts.box === null) box = null;
   else {
     checkBox(opts.box, w, h, 'overlay box');

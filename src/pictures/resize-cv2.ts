@@ -107,7 +107,6 @@ export class CubicResizer {
   private readonly xt: AxisTaps;
   private readonly yt: AxisTaps;
   private readonly rows: Float64Array;
-  /** The tap tables in the engine's layout (float32 weights), made on first use. */
   private engineTaps?: EngineTaps;
   private scratch?: { hi: Float64Array; lo: Float64Array; bounds: Float64Array; margins: Float64Array; vals: Float64Array };
 
@@ -142,9 +141,18 @@ export class CubicResizer {
     if (src.length !== h * w) throw new InputError(`resizeCubicCv2: map has ${src.length} values, ${h} x ${w} = ${h * w} expected`);
     const dst = (out ?? new Float32Array(H * W)) as T;
     if (dst.length !== H * W) throw new InputError(`resizeCubicCv2: output has ${dst.length} values, ${H} x ${W} = ${H * W} expected`);
-    this.engineTaps ??= { xbase: this.xt.base, xw: Float32Array.from(this.xt.weights), ybase: this.yt.base, yw: Float32Array.from(this.yt.weights) };
-    cubicResizeInEngine(src, h, w, H, W, this.engineTaps, dst);
+    cubicResizeInEngine(src, h, w, H, W, this.engineTables()!, dst);
     return dst;
+  }
+
+  /**
+   * The tap tables in the engine's layout (float32 weights), made on first use; null when `resize`
+   * does not use the engine (float64 arithmetic, or an output of the input's size).
+   */
+  engineTables(): EngineTaps | null {
+    if (this.arithmetic !== 'opencv' || (this.inHeight === this.outHeight && this.inWidth === this.outWidth)) return null;
+    this.engineTaps ??= { xbase: this.xt.base, xw: Float32Array.from(this.xt.weights), ybase: this.yt.base, yw: Float32Array.from(this.yt.weights) };
+    return this.engineTaps;
   }
 
   /**

@@ -6,13 +6,13 @@
 import { CubicResizer } from './resize-cv2.ts';
 
 /**
- * Resizers by geometry: their tap tables are computed once and reused (an explanation upsamples k
+ * Resizers by geometry (`resizerFor`): their tap tables are computed once and reused (an explanation upsamples k
  * maps of one size per image; reuse halves the cost). A handful of geometries is kept.
  */
 const resizers = new Map<string, CubicResizer>();
 const MAX_RESIZERS = 16;
 
-function resizerFor(h: number, w: number, outH: number, outW: number): CubicResizer {
+export function resizerFor(h: number, w: number, outH: number, outW: number): CubicResizer {
   const key = `${h}x${w}>${outH}x${outW}`;
   let r = resizers.get(key);
   if (!r) {
