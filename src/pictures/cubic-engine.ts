@@ -1,7 +1,8 @@
 /**
- * The WebAssembly engine (src/pictures/wasm/cubic.c) of the two per-pixel steps every prototype box
- * takes: OpenCV's float32 INTER_CUBIC resize and the percentile box. Same values as the JavaScript
- * references (CubicResizer.resizeJs, boxAtPercentileJs), bit for bit (tested), several times faster.
+ * The WebAssembly engine (src/pictures/wasm/cubic.c) of the per-pixel steps every prototype box and
+ * heatmap picture takes: OpenCV's float32 INTER_CUBIC resize, the percentile box and the heatmap laid
+ * over the image. Same values as the JavaScript references (CubicResizer.resizeJs, boxAtPercentileJs,
+ * normaliseMap + intensityRgba + blendRgba), bit for bit (tested), several times faster.
  */
 import { Arena, instantiateBase64, type WasmMemoryExports } from '../util/wasm.ts';
 import { CUBIC_WASM_BASE64 } from './wasm/cubic-wasm.ts';
@@ -9,6 +10,7 @@ import { CUBIC_WASM_BASE64 } from './wasm/cubic-wasm.ts';
 interface CubicExports extends WasmMemoryExports {
   cubic_resize(src: number, h: number, w: number, xbase: number, xw: number, ybase: number, yw: number, H: number, W: number, rows: number, dst: number): void;
   percentile_box(map: number, w: number, h: number, pct: number, work: number, out: number): number;
+  heat_blend(map: number, n: number, perMap: number, lo: number, hi: number, opacity: number, fromIntensity: number, lut: number, img: number, out: number): void;
 }
 
 let engine: CubicExports | null = null;
@@ -81,4 +83,37 @@ export function percentileBoxInEngine(map: Float32Array, w: number, h: number, p
   const work = arena.alloc(map.byteLength);
   const out = arena.alloc(16);
   return boxResult(m, m.percentile_box(at, w, h, pct, work, out), out);
+}
+
+/** How heatBlendInEngine colours a map: its own range or a fixed one, viridis, alpha from opacity. */
+export interface EngineHeat {
+  /** 'per-map' or a fixed [min, max] range. */
+  range: 'per-map' | { min: number; max: number };
+  opacity: number;
+  alphaFromIntensity: boolean;
+  /** 256 x 3 bytes. */
+  lut: Readonly<Uint8Array>;
+}
+
+/**
+ * The map (h x w) resized to the picture (H x W; `taps` null when the sizes are equal), coloured and
+ * laid over `imageRgb` (H x W x 3) in one call: the same bytes as normaliseMap, intensityRgba and
+ * blendRgba in JavaScript (tested), without the upsampled map or the RGBA layer leaving the engine.
+ */
+export function heatBlendInEngine(src: ArrayLike<number>, h: number, w: number, H: number, W: number, taps: EngineTaps | null, imageRgb: Uint8Array, heat: EngineHeat): Uint8Array {
+  const m = cubic();
+  const arena = new Arena(m);
+  let map: number;
+  if (taps) map = resizeInArena(m, arena, src, h, w, H, W, taps);
+  else {
+    map = arena.alloc(H * W * 4);
+    new Float32Array(m.memory.buffer, map, H * W).set(src);
+  }
+  const lut = arena.put(heat.lut);
+  const img = arena.put(imageRgb);
+  const out = arena.alloc(H * W * 3);
+  const perMap = heat.range === 'per-map';
+  const [lo, hi] = heat.range === 'per-map' ? [0, 0] : [heat.range.min, heat.range.max];
+  m.heat_blend(map, H * W, perMap ? 1 : 0, lo, hi, heat.opacity, heat.alphaFromIntensity ? 1 : 0, lut, img, out);
+  return new Uint8Array(m.memory.buffer, out, H * W * 3).slice();
 }

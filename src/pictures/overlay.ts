@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { InputError } from '../util/errors.ts';
-import { intensityRgba, normaliseMap, upsampleMap } from './heatmap.ts';
+import { heatmapOverImage, intensityRgba, normaliseMap, upsampleMap } from './heatmap.ts';
 import { asBuffer, composeRgb, encodePicture, encodePng, type PictureEncoding } from './image.ts';
 import { checkRgbImage, paintBoxOutline, scaleBox, scaledSize } from './layers.ts';
 import { BOX_DEFAULTS, overlayLayers, type OverlayOptions } from './overlay-layers.ts';
@@ -69,13 +69,20 @@ export async function boxOnImage(imageRgb: Uint8Array, w: number, h: number, box
   checkRgbImage(imageRgb, w, h, 'boxOnImage');
   checkBox(box, w, h, 'boxOnImage box');
   const out = scaledSize(w, h, opts.scale ?? 1, 'boxOnImage');
+  const colour = parseHexColour(opts.boxColour ?? BOX_DEFAULTS.colour, 'boxOnImage boxColour');
+  if (opts.heatmap && out.width === w && out.height === h) {
+    // At the image's size (exemplar contexts): heatmap and blend in one engine call, the box on top.
+    const { map, height, width } = opts.heatmap;
+    const rgb = heatmapOverImage(imageRgb, w, h, map, height, width, { normalisation: 'per-map', opacity: opts.heatmapOpacity ?? 0.35, alphaFromIntensity: true });
+    paintBoxOutline(rgb, w, h, box, colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth, 3);
+    return encodePicture(rgb, w, h, opts.encoding ?? { format: 'png' });
+  }
   let rgba: Uint8Array;
   if (opts.heatmap) {
     const { map, height, width } = opts.heatmap;
     const up = upsampleMap(map, height, width, out.width, out.height);
     rgba = intensityRgba(normaliseMap(up, 'per-map'), { opacity: opts.heatmapOpacity ?? 0.35, alphaFromIntensity: true });
   } else rgba = new Uint8Array(out.width * out.height * 4);
-  const colour = parseHexColour(opts.boxColour ?? BOX_DEFAULTS.colour, 'boxOnImage boxColour');
   paintBoxOutline(rgba, out.width, out.height, scaleBox(box, w, h, out.width, out.height), colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth);
   const rgb = await composeRgb(imageRgb, w, h, out.width, out.height, [{ rgba }]);
   return encodePicture(rgb, out.width, out.height, opts.encoding ?? { format: 'png' });

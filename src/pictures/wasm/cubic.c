@@ -122,3 +122,62 @@ i32 percentile_box(const float *map, i32 w, i32 h, double pct, float *work, i32 
   out[3] = y2 - y1 + 1;
   return -1;
 }
+
+typedef unsigned char u8;
+
+/*
+ * JavaScript's Math.round for 0 <= x < 2^31 (halves up), exactly: x minus its integer part is exact in
+ * double. One conversion per value (conversions, not arithmetic, are what these loops spend).
+ */
+static i32 round_half_up(double x) {
+  const i32 f = (i32)x;
+  return x - (double)f >= 0.5 ? f + 1 : f;
+}
+
+/*
+ * A heatmap laid over an RGB image, with the arithmetic of the JavaScript path (normaliseMap,
+ * intensityRgba, blendRgba in src/pictures), value for value: map (n floats, already at the picture's
+ * size) normalised to [0, 1] by its own range (perMap) or by [lo, hi], stored as float32; viridis level
+ * round(255 t) from lut (256 x 3); alpha round(255 opacity t) (fromIntensity) or round(255 opacity);
+ * "over" in double with one rounding. img and out: n x 3 bytes (may not overlap).
+ */
+__attribute__((export_name("heat_blend")))
+void heat_blend(const float *map, i32 n, i32 perMap, double lo, double hi, double opacity, i32 fromIntensity, const u8 *lut, const u8 *img, u8 *out) {
+  if (perMap) {
+    lo = 1.0 / 0.0;
+    hi = -1.0 / 0.0;
+    for (i32 i = 0; i < n; i++) {
+      const double v = map[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  const i32 valid = hi > lo;
+  const double inv = valid ? 1.0 / (hi - lo) : 0.0;
+  const i32 constAlpha = round_half_up(255.0 * opacity);
+  const double scale = 255.0 * opacity;
+  for (i32 p = 0; p < n; p++) {
+    float t = 0.0f;
+    if (valid) {
+      const double u = ((double)map[p] - lo) * inv;
+      t = (float)(u < 0.0 ? 0.0 : u > 1.0 ? 1.0 : u);
+    }
+    const double td = t;
+    const i32 level = !(td > 0.0) ? 0 : td >= 1.0 ? 255 : round_half_up(td * 255.0);
+    const i32 alpha = fromIntensity ? (td > 0.0 ? round_half_up(scale * td) : 0) : constAlpha;
+    const u8 *c = lut + level * 3;
+    const u8 *s = img + p * 3;
+    u8 *o = out + p * 3;
+    if (alpha == 0) {
+      o[0] = s[0];
+      o[1] = s[1];
+      o[2] = s[2];
+      continue;
+    }
+    const double a = (double)alpha / 255.0;
+    const double b = 1.0 - a;
+    o[0] = (u8)round_half_up((double)c[0] * a + (double)s[0] * b);
+    o[1] = (u8)round_half_up((double)c[1] * a + (double)s[1] * b);
+    o[2] = (u8)round_half_up((double)c[2] * a + (double)s[2] * b);
+  }
+}
