@@ -145,7 +145,7 @@ function resultKey(o: ResolvedBuildOptions): unknown {
   return {
     protolens: packageVersion(),
     decompose: o.decompose,
-    exemplars: o.exemplars > 0 ? { perPrototype: o.exemplars, percentile: o.exemplarPercentile, format: o.exemplarFormat, quality: o.exemplarQuality, contextSize: o.exemplarContextSize } : null,
+    exemplars: o.exemplars > 0 ? { perPrototype: o.exemplars, percentile: o.exemplarPercentile, format: o.exemplarFormat, quality: o.exemplarQuality, ...(o.exemplarFormat === 'webp' ? { effort: o.exemplarEffort } : {}), contextSize: o.exemplarContextSize } : null,
   };
 }
 
@@ -343,6 +343,7 @@ async function computeClasses(
             percentile: o.exemplarPercentile,
             format: o.exemplarFormat,
             quality: o.exemplarQuality,
+            effort: o.exemplarEffort,
             contextSize: o.exemplarContextSize,
           },
         );
@@ -500,6 +501,7 @@ async function assemble(ctx: BuildContext, out: OutputFolder): Promise<{ manifes
         exemplarPercentile: o.exemplarPercentile,
         exemplarFormat: o.exemplarFormat,
         exemplarQuality: o.exemplarQuality,
+        exemplarEffort: o.exemplarEffort,
         exemplarContextSize: o.exemplarContextSize,
         strict: o.strict,
       },

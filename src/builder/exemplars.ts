@@ -33,10 +33,14 @@ export const DEFAULT_EXEMPLAR_PERCENTILE = 95;
  * Default picture format of exemplars: WebP, lossy, quality 80 (a 70 x 70 patch of a photo is a few
  * kB instead of the 10-15 kB of a PNG; every current browser shows WebP). 'png' keeps them lossless.
  */
-export const EXEMPLAR_FORMATS = ['webp', 'png'] as const;
+export const EXEMPLAR_FORMATS = ['webp', 'png', 'jpeg'] as const;
 export type ExemplarFormat = (typeof EXEMPLAR_FORMATS)[number];
 export const DEFAULT_EXEMPLAR_FORMAT: ExemplarFormat = 'webp';
 export const DEFAULT_EXEMPLAR_QUALITY = 80;
+/**
+ * Default WebP effort of exemplar pictures (libwebp's method, 0-6). EFFORT_PLACEHOLDER
+ */
+export const DEFAULT_EXEMPLAR_EFFORT = 2;
 /**
  * Default longer side, in pixels, of an exemplar's context picture (the training image as the model
  * saw it, with the patch boxed): 112, half a 224 input, enough to see where the patch sits; inputs
@@ -144,9 +148,10 @@ export interface ExemplarSettings {
   perPrototype?: number;
   /** Percentile of the upsampled map that makes the box (default 95). */
   percentile?: number;
-  /** Picture format (default webp) and WebP quality (default 80). */
+  /** Picture format (default webp), WebP or JPEG quality (default 80) and WebP effort (default 2). */
   format?: ExemplarFormat;
   quality?: number;
+  effort?: number;
   /** Longer side of the context picture in pixels (default 112; never enlarged beyond the input size). */
   contextSize?: number;
 }
@@ -179,7 +184,9 @@ export async function renderClassExemplars(scorer: ExemplarScorer, input: ClassE
   const { maps, scores } = await scorer.score(features, n, hw, D, prototypes, k);
   const chosen = selectExemplars(scores, n, k, m);
   const [inH, inW] = settings.preprocess.size;
-  const encoding: PictureEncoding = (settings.format ?? DEFAULT_EXEMPLAR_FORMAT) === 'png' ? { format: 'png' } : { format: 'webp', quality: settings.quality ?? DEFAULT_EXEMPLAR_QUALITY };
+  const format = settings.format ?? DEFAULT_EXEMPLAR_FORMAT;
+  const quality = settings.quality ?? DEFAULT_EXEMPLAR_QUALITY;
+  const encoding: PictureEncoding = format === 'png' ? { format } : format === 'jpeg' ? { format, quality } : { format, quality, effort: settings.effort ?? DEFAULT_EXEMPLAR_EFFORT };
   const ext = pictureExtension(encoding);
   const contextScale = Math.min(1, (settings.contextSize ?? DEFAULT_EXEMPLAR_CONTEXT_SIZE) / Math.max(inW, inH));
   const folder = `c${String(classIndex).padStart(5, '0')}`;

@@ -11,7 +11,7 @@ import type { PreprocessOptions } from '../data/preprocess-config.ts';
 import type { LoadClassifierOptions } from '../model/classifier.ts';
 
 type InputLayout = NonNullable<LoadClassifierOptions['inputLayout']>;
-import { DEFAULT_EXEMPLAR_CONTEXT_SIZE, DEFAULT_EXEMPLAR_FORMAT, DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLAR_QUALITY, DEFAULT_EXEMPLARS, EXEMPLAR_FORMATS, type ExemplarFormat } from './exemplars.ts';
+import { DEFAULT_EXEMPLAR_CONTEXT_SIZE, DEFAULT_EXEMPLAR_EFFORT, DEFAULT_EXEMPLAR_FORMAT, DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLAR_QUALITY, DEFAULT_EXEMPLARS, EXEMPLAR_FORMATS, type ExemplarFormat } from './exemplars.ts';
 import { resolveOptions, type DecomposeOptions, type ResolvedOptions } from '../prototypes/options.ts';
 import { InputError } from '../util/errors.ts';
 import { checkedChoice, checkedInteger, checkedNumber, optional } from '../util/options.ts';
@@ -60,10 +60,12 @@ export interface BuildOptions {
   exemplars?: number;
   /** Percentile of the upsampled map that makes an exemplar's box (default 95). */
   exemplarPercentile?: number;
-  /** Exemplar picture format: 'webp' (default, lossy) or 'png'. */
+  /** Exemplar picture format: 'webp' (default, lossy), 'jpeg' (lossy, faster to encode, larger) or 'png'. */
   exemplarFormat?: ExemplarFormat;
-  /** WebP quality of exemplar pictures, 1-100 (default 80). */
+  /** WebP or JPEG quality of exemplar pictures, 1-100 (default 80). */
   exemplarQuality?: number;
+  /** WebP effort of exemplar pictures, 0-6 (default 2). */
+  exemplarEffort?: number;
   /** Longer side of exemplar context pictures in pixels (default 112). */
   exemplarContextSize?: number;
   /** Undecodable images are an error instead of being skipped and listed (default false). */
@@ -98,6 +100,7 @@ export interface ResolvedBuildOptions {
   exemplarPercentile: number;
   exemplarFormat: ExemplarFormat;
   exemplarQuality: number;
+  exemplarEffort: number;
   exemplarContextSize: number;
   strict: boolean;
 }
@@ -145,6 +148,7 @@ export function resolveBuildOptions(o: BuildOptions): ResolvedBuildOptions {
     exemplarPercentile: pct,
     exemplarFormat: optional(o.exemplarFormat, DEFAULT_EXEMPLAR_FORMAT, (x) => checkedChoice('option exemplarFormat', x, EXEMPLAR_FORMATS)),
     exemplarQuality: optional(o.exemplarQuality, DEFAULT_EXEMPLAR_QUALITY, (x) => checkedInteger('option exemplarQuality', x, 1, 100)),
+    exemplarEffort: optional(o.exemplarEffort, DEFAULT_EXEMPLAR_EFFORT, (x) => checkedInteger('option exemplarEffort', x, 0, 6)),
     exemplarContextSize: int('exemplarContextSize', o.exemplarContextSize, 8) ?? DEFAULT_EXEMPLAR_CONTEXT_SIZE,
     strict: o.strict ?? false,
   };

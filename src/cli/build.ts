@@ -8,7 +8,7 @@ import { buildSummary, formatBuildSummary, formatShardSummary, shardSummary } fr
 import { parseSize, type PreprocessOptions } from '../data/preprocess-config.ts';
 import { preprocessCliOptions, preprocessFromArgs } from './preprocess-options.ts';
 import { BuildInterrupted } from '../features/extract.ts';
-import { DEFAULT_EXEMPLAR_CONTEXT_SIZE, DEFAULT_EXEMPLAR_FORMAT, DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLAR_QUALITY, DEFAULT_EXEMPLARS, EXEMPLAR_FORMATS } from '../builder/exemplars.ts';
+import { DEFAULT_EXEMPLAR_CONTEXT_SIZE, DEFAULT_EXEMPLAR_EFFORT, DEFAULT_EXEMPLAR_FORMAT, DEFAULT_EXEMPLAR_PERCENTILE, DEFAULT_EXEMPLAR_QUALITY, DEFAULT_EXEMPLARS, EXEMPLAR_FORMATS } from '../builder/exemplars.ts';
 import type { DecomposeOptions } from '../prototypes/options.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
@@ -72,8 +72,9 @@ const options: Record<string, OptionSpec> = {
   cache: { type: 'string', value: 'DIR', description: `feature cache root (default: NET_DIR/../${DEFAULT_CACHE_NAME})` },
   exemplars: { type: 'string', value: 'M', description: 'exemplar patches per prototype (0: none)', default: String(DEFAULT_EXEMPLARS) },
   'exemplar-percentile': { type: 'string', value: 'P', description: "percentile of the upsampled map that makes an exemplar's box", default: String(DEFAULT_EXEMPLAR_PERCENTILE) },
-  'exemplar-format': { type: 'string', value: 'webp|png', description: 'exemplar picture format: lossy WebP (small) or lossless PNG', default: DEFAULT_EXEMPLAR_FORMAT },
-  'exemplar-quality': { type: 'string', value: 'Q', description: 'WebP quality of exemplar pictures (1-100)', default: String(DEFAULT_EXEMPLAR_QUALITY) },
+  'exemplar-format': { type: 'string', value: 'webp|jpeg|png', description: 'exemplar picture format: lossy WebP (small), lossy JPEG (faster to encode, larger) or lossless PNG', default: DEFAULT_EXEMPLAR_FORMAT },
+  'exemplar-quality': { type: 'string', value: 'Q', description: 'WebP or JPEG quality of exemplar pictures (1-100)', default: String(DEFAULT_EXEMPLAR_QUALITY) },
+  'exemplar-effort': { type: 'string', value: 'E', description: 'WebP effort of exemplar pictures (0-6: more effort, smaller files, slower)', default: String(DEFAULT_EXEMPLAR_EFFORT) },
   'exemplar-context-size': { type: 'string', value: 'PX', description: "longer side of an exemplar's context picture (the training image with the patch boxed), never above the input size", default: String(DEFAULT_EXEMPLAR_CONTEXT_SIZE) },
   strict: { type: 'boolean', description: 'fail on the first undecodable image instead of skipping and listing it' },
   ...shardCliOptions({
@@ -177,6 +178,8 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
   if (percentile !== undefined && !(percentile >= 0 && percentile <= 100)) throw new UsageError(`--exemplar-percentile: expected a number in [0, 100], got '${pct}'`);
   const quality = intOption(values, 'exemplar-quality');
   if (quality !== undefined && quality > 100) throw new UsageError(`--exemplar-quality: expected an integer from 1 to 100, got '${String(values['exemplar-quality'])}'`);
+  const effort = intOption(values, 'exemplar-effort', 0);
+  if (effort !== undefined && effort > 6) throw new UsageError(`--exemplar-effort: expected an integer from 0 to 6, got '${String(values['exemplar-effort'])}'`);
   const inputSize = str(values, 'input-size');
   const layout = str(values, 'input-layout');
   if (layout !== undefined && !['NCHW', 'NHWC'].includes(layout.toUpperCase())) throw new UsageError(`--input-layout: expected NCHW or NHWC, got '${layout}'`);
@@ -207,6 +210,7 @@ export function buildOptionsFromArgs(values: Parsed['values']): BuildOptions {
     ...(percentile !== undefined ? { exemplarPercentile: percentile } : {}),
     exemplarFormat: oneOfOption(values, 'exemplar-format', EXEMPLAR_FORMATS),
     exemplarQuality: quality,
+    exemplarEffort: effort,
     exemplarContextSize: intOption(values, 'exemplar-context-size', 8),
     strict: values.strict === true,
   };

@@ -2,7 +2,7 @@
  * The one sharp pipeline of the pictures: lays RGBA layers and SVG (layers.ts) over an RGB image and
  * encodes PNG.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import type { Layer } from './layers.ts';
 
 /**
@@ -57,16 +57,29 @@ export function encodePng(rgb: Uint8Array, w: number, h: number): Promise<Buffer
   return encodePicture(rgb, w, h, { format: 'png' });
 }
 
-/** How a picture is stored: lossless PNG, or lossy WebP at a quality (1-100). */
-export type PictureEncoding = { format: 'png' } | { format: 'webp'; quality: number };
+/**
+ * How a picture is stored: lossless PNG, or lossy WebP (quality 1-100, effort 0-6: more effort, smaller
+ * files, more time) or JPEG (quality 1-100; 4:4:4, so thin coloured lines stay sharp).
+ */
+export type PictureEncoding = { format: 'png' } | { format: 'webp'; quality: number; effort?: number } | { format: 'jpeg'; quality: number };
 
-/** File extension of an encoding ('.png', '.webp'). */
-export const pictureExtension = (e: PictureEncoding): string => `.${e.format}`;
+/** libwebp's effort (0-6, its `method`) when an encoding does not give one: sharp's default. */
+export const DEFAULT_WEBP_EFFORT = 4;
+
+/** File extension of an encoding ('.png', '.webp', '.jpg'). */
+export const pictureExtension = (e: PictureEncoding): string => (e.format === 'jpeg' ? '.jpg' : `.${e.format}`);
+
+/** The output stage of a sharp pipeline for `e`. */
+export function encodeAs(img: Sharp, e: PictureEncoding): Sharp {
+  if (e.format === 'webp') return img.webp({ quality: e.quality, effort: e.effort ?? DEFAULT_WEBP_EFFORT });
+  if (e.format === 'jpeg') return img.jpeg({ quality: e.quality, chromaSubsampling: '4:4:4' });
+  return img.png({ compressionLevel: 6 });
+}
 
 /** Encode 8-bit RGB pixels (w x h x 3) as the encoding says. */
 export function encodePicture(rgb: Uint8Array, w: number, h: number, e: PictureEncoding): Promise<Buffer> {
   const img = sharp(asBuffer(rgb), { raw: { width: w, height: h, channels: 3 } });
-  return (e.format === 'webp' ? img.webp({ quality: e.quality, effort: 4 }) : img.png({ compressionLevel: 6 })).toBuffer();
+  return encodeAs(img, e).toBuffer();
 }
 
 /** View a Uint8Array as a Buffer without copying. */

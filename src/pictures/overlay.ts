@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { InputError } from '../util/errors.ts';
 import { heatmapOverImage, intensityRgba, normaliseMap, upsampleMap } from './heatmap.ts';
-import { asBuffer, composeRgb, encodePicture, encodePng, type PictureEncoding } from './image.ts';
+import { asBuffer, composeRgb, encodeAs, encodePicture, encodePng, type PictureEncoding } from './image.ts';
 import { checkRgbImage, paintBoxOutline, scaleBox, scaledSize } from './layers.ts';
 import { BOX_DEFAULTS, overlayLayers, type OverlayOptions } from './overlay-layers.ts';
 import { parseHexColour } from './palette.ts';
@@ -41,7 +41,7 @@ export async function crop(imageRgb: Uint8Array, w: number, h: number, box: Box,
   if (!['nearest', 'cubic', 'lanczos3'].includes(kernel)) throw new InputError(`crop kernel: expected 'nearest', 'cubic' or 'lanczos3', got '${kernel}'`);
   let img = sharp(asBuffer(imageRgb), { raw: { width: w, height: h, channels: 3 } }).extract({ left: box.x, top: box.y, width: box.width, height: box.height });
   if (out.width !== box.width || out.height !== box.height) img = img.resize(out.width, out.height, { fit: 'fill', kernel });
-  return (encoding.format === 'webp' ? img.webp({ quality: encoding.quality, effort: 4 }) : img.png({ compressionLevel: 6 })).toBuffer();
+  return encodeAs(img, encoding).toBuffer();
 }
 
 /** Options of `boxOnImage`. */

@@ -64,3 +64,68 @@ test('usable class: at least k images and k non-zero positions, else an error na
   F[11 * d + 1] = 2;
   checkUsableClass(F, 3, hw, d, k, 'class 1');
 });
+
+test('exemplar pictures in each format: WebP (effort applied), JPEG and PNG show the same patches', async () => {
+  const { renderClassExemplars } = await import('../../src/builder/exemplars.ts');
+  const { makePreprocessConfig } = await import('../../src/data/preprocess-config.ts');
+  const { encodeJpeg } = await import('../../src/data/load.ts');
+  const sharp = (await import('sharp')).default;
+  const rng = new Rng(11);
+  const [n, H, W, D, k, size] = [4, 4, 4, 8, 2, 64];
+  const items = Array.from({ length: n }, (_, j) => ({ id: `i${j}`, path: `/data/c/i${j}.jpg`, index: j, label: 0 }));
+  const pictures = await Promise.all(items.map((_, j) => {
+    const rgb = new Uint8Array(size * size * 3);
+    // smooth, and distinct per image (the gradient turns with j)
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) rgb.set(j % 2 ? [y * 4, x * 4, 255 - x * 2 - j * 30] : [x * 4, 255 - y * 4, y * 2 + j * 30], (y * size + x) * 3);
+    return encodeJpeg({ data: rgb, width: size, height: size }, 95);
+  }));
+  const features = Float32Array.from({ length: n * H * W * D }, () => Math.max(0, rng.normal()));
+  const prototypes = Float32Array.from({ length: k * D }, () => rng.normal());
+  const scorer = await ExemplarScorer.create();
+  const render = (format: 'webp' | 'jpeg' | 'png', effort?: number) =>
+    renderClassExemplars(scorer, { classIndex: 0, className: 'c', features, items, pictures, prototypes, k, H, W, D }, { datasetRoot: '/data', preprocess: makePreprocessConfig({ size }), perPrototype: 2, format, quality: 80, ...(effort !== undefined ? { effort } : {}) });
+  try {
+    const [png, jpeg, webp0, webp6] = [await render('png'), await render('jpeg'), await render('webp', 0), await render('webp', 6)];
+    const strip = (e: typeof png.exemplars) => JSON.stringify(e).replace(/\.(png|jpg|webp)/g, '');
+    assert.equal(strip(jpeg.exemplars), strip(png.exemplars), 'same choices and boxes in every format');
+    assert.equal(strip(webp0.exemplars), strip(png.exemplars));
+    assert.ok(jpeg.files.every((f) => f.path.endsWith('.jpg')) && webp0.files.every((f) => f.path.endsWith('.webp')));
+    assert.ok(webp0.files.some((f, i) => !Buffer.from(f.bytes).equals(Buffer.from(webp6.files[i].bytes))), 'the effort reaches the encoder');
+    const raw = async (b: Uint8Array) => (await sharp(b).raw().toBuffer({ resolveWithObject: true })) as { data: Buffer; info: { width: number; height: number } };
+    const refs = await Promise.all(png.files.map((f) => raw(f.bytes)));
+    const distance = (a: { data: Buffer; info: { width: number; height: number } }, b: typeof a) => {
+      if (a.info.width !== b.info.width || a.info.height !== b.info.height) return Infinity;
+      let d = 0;
+      for (let x = 0; x < a.data.length; x++) d += Math.abs(a.data[x] - b.data[x]);
+      return d / a.data.length;
+    };
+    // Each lossy picture is closest to the lossless picture of the same exemplar, and close to it.
+    for (const [name, files] of [['jpeg', jpeg.files], ['webp', webp6.files]] as const) {
+      for (const [i, f] of files.entries()) {
+        const got = await raw(f.bytes);
+        const d = refs.map((r) => distance(r, got));
+        assert.ok(d[i] < 8, `${name} ${f.path}: mean difference ${d[i]} from the lossless picture`);
+        assert.ok(d.every((v, j) => j === i || v > d[i]), `${name} ${f.path}: closest to its own lossless picture (${d.map((v) => v.toFixed(1)).join(', ')})`);
+      }
+    }
+    assert.ok((await Promise.all(jpeg.files.map(async (f) => (await sharp(f.bytes).metadata()).format))).every((x) => x === 'jpeg'));
+  } finally {
+    await scorer.close();
+  }
+});
+
+test('exemplar format, quality and effort from the CLI: defaults, JPEG, bounds named', async () => {
+  const { buildCommand, buildOptionsFromArgs } = await import('../../src/cli/build.ts');
+  const { parseCommand } = await import('../../src/cli/args.ts');
+  const { resolveBuildOptions } = await import('../../src/builder/options.ts');
+  const { DEFAULT_EXEMPLAR_EFFORT } = await import('../../src/builder/exemplars.ts');
+  const args = (extra: string[]) => buildOptionsFromArgs(parseCommand(buildCommand.spec, ['--model', 'm.onnx', '--data', 'd', '--out', 'o', ...extra]).values);
+  const def = resolveBuildOptions(args([]));
+  assert.deepEqual([def.exemplarFormat, def.exemplarQuality, def.exemplarEffort], ['webp', 80, DEFAULT_EXEMPLAR_EFFORT]);
+  const jpeg = resolveBuildOptions(args(['--exemplar-format', 'jpeg', '--exemplar-quality', '90', '--exemplar-effort', '0']));
+  assert.deepEqual([jpeg.exemplarFormat, jpeg.exemplarQuality, jpeg.exemplarEffort], ['jpeg', 90, 0]);
+  assert.throws(() => args(['--exemplar-effort', '7']), /--exemplar-effort: expected an integer from 0 to 6, got '7'/);
+  assert.throws(() => args(['--exemplar-effort', '-1']), /--exemplar-effort/);
+  assert.throws(() => args(['--exemplar-format', 'gif']), /--exemplar-format/);
+  assert.throws(() => resolveBuildOptions({ ...args([]), exemplarEffort: 2.5 }), /exemplarEffort/);
+});
