@@ -9,7 +9,9 @@ import type { Dataset } from '../data/dataset.ts';
 import type { PreprocessConfig } from '../data/preprocess-config.ts';
 import { readSafetensorsHeader } from '../io/safetensors.ts';
 import type { Classifier } from '../model/classifier.ts';
-import { extractClass, throwIfAborted, type ExtractOptions, type ImageHeadCheck } from './extract.ts';
+import type { BatchStream } from '../data/batches.ts';
+import type { ImageItem } from '../data/types.ts';
+import { extractClass, openClassBatches, throwIfAborted, type ExtractOptions, type ImageHeadCheck } from './extract.ts';
 import { capItems, fingerprintItems } from './selection.ts';
 import type { FeatureStore } from './store.ts';
 
@@ -82,33 +84,58 @@ export async function extractClasses(
   const report: ExtractClassesReport = { classes: [], classesExtracted: 0, classesCached: 0, imagesExtracted: 0, imagesFailed: 0, seconds: 0, headCheck: null };
   let done = 0;
   hooks.onProgress?.(0, total, 0);
-  for (const c of classes) {
-    throwIfAborted(opts.signal);
-    const { items, fingerprints } = await listClass(c);
-    let info: ClassExtraction;
-    if (!todo.has(c) && (await store.has(c, fingerprints))) {
-      const { metadata, tensors } = await readSafetensorsHeader(store.classPath(c));
-      const failed = (JSON.parse(metadata.failures ?? '[]') as unknown[]).length;
-      info = { classIndex: c, requested: items.length, images: tensors.features.shape[0], failed, cached: true };
-      report.classesCached++;
-    } else {
-      const cf = await extractClass(classifier, c, items, cfg, {
-        ...opts,
-        verifyHead: report.headCheck === null ? opts.verifyHead : undefined,
-        onImages: (k) => {
-          done += k;
-          hooks.onProgress?.(done, total, c);
-        },
-      });
-      if (cf.headCheck) report.headCheck = cf.headCheck;
-      await store.write(cf, fingerprints);
-      info = { classIndex: c, requested: items.length, images: cf.n, failed: cf.failures.length, cached: false };
-      report.classesExtracted++;
-      report.imagesExtracted += cf.n;
-      report.imagesFailed += cf.failures.length;
+  // The next class to extract, listed and its batches started while the current one runs.
+  let ahead: { c: number; items: ImageItem[]; fingerprints: string[]; stream: BatchStream } | null = null;
+  const openAhead = async (from: number) => {
+    const next = classes.slice(from).find((x) => todo.has(x));
+    if (next === undefined) return null;
+    const listed = await listClass(next);
+    return { c: next, ...listed, stream: openClassBatches(classifier, listed.items, cfg, opts) };
+  };
+  try {
+    for (const [pos, c] of classes.entries()) {
+      throwIfAborted(opts.signal);
+      const mine = ahead?.c === c ? ahead : null;
+      const { items, fingerprints } = mine ?? (await listClass(c));
+      let info: ClassExtraction;
+      if (!mine && !todo.has(c) && (await store.has(c, fingerprints))) {
+        const { metadata, tensors } = await readSafetensorsHeader(store.classPath(c));
+        const failed = (JSON.parse(metadata.failures ?? '[]') as unknown[]).length;
+        info = { classIndex: c, requested: items.length, images: tensors.features.shape[0], failed, cached: true };
+        report.classesCached++;
+      } else {
+        // This class's batches first, then the next class's: they decode while this one runs.
+        const stream = mine?.stream ?? openClassBatches(classifier, items, cfg, opts);
+        if (todo.has(c)) {
+          try {
+            ahead = await openAhead(pos + 1);
+          } catch (e) {
+            await stream.return();
+            throw e;
+          }
+        }
+        const cf = await extractClass(classifier, c, items, cfg, {
+          ...opts,
+          stream,
+          verifyHead: report.headCheck === null ? opts.verifyHead : undefined,
+          onImages: (k) => {
+            done += k;
+            hooks.onProgress?.(done, total, c);
+          },
+        });
+        if (cf.headCheck) report.headCheck = cf.headCheck;
+        await store.write(cf, fingerprints);
+        info = { classIndex: c, requested: items.length, images: cf.n, failed: cf.failures.length, cached: false };
+        report.classesExtracted++;
+        report.imagesExtracted += cf.n;
+        report.imagesFailed += cf.failures.length;
+      }
+      report.classes.push(info);
+      await hooks.onClass?.(info);
     }
-    report.classes.push(info);
-    await hooks.onClass?.(info);
+  } finally {
+    // A class whose batches were started but not reached (an error or an interruption) stops decoding.
+    await ahead?.stream.return();
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;

@@ -5,7 +5,7 @@
  * the extraction with an error naming the file). Memory: one class's features plus the batches in
  * flight, whatever the dataset's size.
  */
-import { batches } from '../data/batches.ts';
+import { batches, type BatchStream } from '../data/batches.ts';
 import { type Failure, type ImageItem } from '../data/types.ts';
 import { type PreprocessConfig } from '../data/preprocess-config.ts';
 import type { Classifier } from '../model/classifier.ts';
@@ -52,6 +52,25 @@ export interface ExtractOptions {
   verifyHead?: number;
   /** Keep each image's input picture as JPEG at this quality (see BatchOptions.keepPictures). */
   keepPictures?: { quality: number };
+  /**
+   * This class's batches, opened (and started) beforehand with `openClassBatches` and the same
+   * options, so that its images decode while the previous class runs through the model.
+   */
+  stream?: BatchStream;
+}
+
+/**
+ * The batch stream `extractClass` reads for `items`, started now: open the next class's while the
+ * current one is in inference.
+ */
+export function openClassBatches(classifier: Pick<Classifier, 'maxBatch'>, items: readonly ImageItem[], cfg: PreprocessConfig, opts: ExtractOptions = {}): BatchStream {
+  return batches(items, cfg, {
+    batchSize: opts.batchSize ?? classifier.maxBatch ?? DEFAULT_EXTRACT_BATCH,
+    prefetch: opts.prefetch,
+    concurrency: opts.concurrency,
+    strict: opts.strict,
+    ...(opts.keepPictures ? { keepPictures: opts.keepPictures } : {}),
+  }).start();
 }
 
 /** The head check on real images (see ExtractOptions.verifyHead). */
@@ -88,26 +107,19 @@ export async function extractClass(classifier: Classifier, classIndex: number, i
   const { HW, D } = classifier.features;
   const C = classifier.head.numClasses;
   const per = HW * D;
-  const batchSize = opts.batchSize ?? classifier.maxBatch ?? DEFAULT_EXTRACT_BATCH;
   const features = new Float32Array(items.length * per);
   const logits = new Float32Array(items.length * C);
   const ids: string[] = [];
   const pictures: Uint8Array[] = [];
   const failures: Failure[] = [];
-  const stream = batches(items, cfg, {
-    batchSize,
-    prefetch: opts.prefetch,
-    concurrency: opts.concurrency,
-    strict: opts.strict,
-    onFailure: (f) => failures.push(f),
-    ...(opts.keepPictures ? { keepPictures: opts.keepPictures } : {}),
-  });
+  const stream = opts.stream ?? openClassBatches(classifier, items, cfg, opts);
   let n = 0;
   let headCheck: ImageHeadCheck | undefined;
   try {
     for await (const b of stream) {
       throwIfAborted(opts.signal);
       const m = b.items.length;
+      failures.push(...b.failures);
       if (m > 0) {
         const r = await classifier.run(b.tensor, m);
         if (opts.verifyHead !== undefined && headCheck === undefined) headCheck = verifyHeadOnImages(classifier, r, m, opts.verifyHead, b.items[0].path);

@@ -131,3 +131,39 @@ test('the head is checked on the first batch of real images: passes on the true 
   const wrong = { ...clf, head: { ...clf.head, W }, run: clf.run.bind(clf) } as Classifier;
   await assert.rejects(extractClass(wrong, 1, items, cfg, { batchSize: 2, verifyHead: 1e-4 }), (e: unknown) => e instanceof CheckError && /training images/.test(e.message) && e.message.includes(items[0].path));
 });
+
+test('extracting many classes: the next class is listed and decoding before the current one runs; same features as one class at a time; an abort closes it', async () => {
+  const { extractClasses } = await import('../../src/features/extract-classes.ts');
+  const { FeatureStore } = await import('../../src/features/store.ts');
+  const dataset = await openDataset(cub.root, { split: 'all' });
+  const events: string[] = [];
+  const watched = Object.create(dataset) as typeof dataset;
+  watched.itemsOfClass = async (c: number) => {
+    events.push(`list ${c}`);
+    return dataset.itemsOfClass(c);
+  };
+  const runs = Object.create(clf) as Classifier;
+  runs.run = (x, n) => {
+    events.push('run');
+    return clf.run(x, n);
+  };
+  const store = await FeatureStore.open(join(dir, 'cache-ahead'), { modelSha256: clf.sha256, featureTensor: clf.features.tensor, preprocess: cfg, H: clf.features.H, W: clf.features.W, D: clf.features.D, numClasses: 2 });
+  const report = await extractClasses(runs, watched, store, cfg, { batchSize: 2 }, { onClass: (info) => void events.push(`done ${info.classIndex}`) });
+  assert.equal(report.classesExtracted, 2);
+  // The first pass lists both classes to size the progress; the second opens class 1 before class 0's first run.
+  const second = events.slice(2);
+  assert.deepEqual(second.slice(0, 3), ['list 0', 'list 1', 'run'], events.join(', '));
+  assert.ok(second.indexOf('done 0') < second.lastIndexOf('run'));
+  assert.equal(second.filter((e) => e === 'list 1').length, 1, 'class 1 listed once in the second pass');
+  for (const c of [0, 1]) {
+    const alone = await extractClass(clf, c, await dataset.itemsOfClass(c), cfg, { batchSize: 2 });
+    const cached = await store.read(c);
+    assert.deepEqual(cached.items, alone.items);
+    close(cached.features, alone.features, `class ${c} features`);
+  }
+  // Interrupted after class 0: class 1's batches were started; they are closed and the call ends.
+  const ac = new AbortController();
+  const store2 = await FeatureStore.open(join(dir, 'cache-ahead-2'), { modelSha256: clf.sha256, featureTensor: clf.features.tensor, preprocess: cfg, H: clf.features.H, W: clf.features.W, D: clf.features.D, numClasses: 2 });
+  await assert.rejects(extractClasses(clf, dataset, store2, cfg, { batchSize: 2, signal: ac.signal }, { onClass: () => ac.abort() }), BuildInterrupted);
+  assert.equal(await store2.has(1, await fingerprintItems(await dataset.itemsOfClass(1))), false);
+});
