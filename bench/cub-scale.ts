@@ -29,6 +29,7 @@ import { decodeRgb } from '../src/data/decode.ts';
 import { encodeJpeg } from '../src/data/load.ts';
 import { normalizeInto, toInputRgb } from '../src/data/preprocess.ts';
 import { makePreprocessConfig } from '../src/data/preprocess-config.ts';
+import { DEFAULT_EXTRACT_BATCH } from '../src/features/extract.ts';
 import { FeatureStore } from '../src/features/store.ts';
 import { loadClassifier } from '../src/model/classifier.ts';
 import { BENCH_MODELS, bytesOf, dataset, H, model, ortAlone, W, type BenchModel } from './cub-data.ts';
@@ -56,8 +57,8 @@ const r = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
  * Where an image's time goes on the extraction path, one image at a time (medians over the first 48
  * images; the build overlaps decoding with inference on libuv's threads, so these add up to more
  * than its wall time per image): decode, Pillow-exact resize, normalisation into the tensor, the
- * kept picture's JPEG, inference per image in the classifier session (features + logits) against
- * the plain model, and the cache write per image.
+ * kept picture's JPEG, inference per image in the classifier session (features + logits; median of 3
+ * batches of 32, the batch of (a)) against the plain model's (a), and the cache write per image.
  */
 async function profile(data: string, modelPath: string, rate: number): Promise<Record<string, number>> {
   const cfg = makePreprocessConfig({ size: 224 });
@@ -79,11 +80,12 @@ async function profile(data: string, modelPath: string, rate: number): Promise<R
     t.keepJpeg.push(performance.now() - a);
   }
   const clf = await loadClassifier(modelPath, { intraOpThreads: THREADS });
-  const B = 8;
+  // The batch of (a) and of the build, so that the two figures compare the sessions, not batch sizes.
+  const B = DEFAULT_EXTRACT_BATCH;
   const x = new Float32Array(B * 3 * 224 * 224).fill(0.1);
   let out = await clf.run(x, B);
   const runs: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 3; i++) {
     const a = performance.now();
     out = await clf.run(x, B);
     runs.push((performance.now() - a) / B);
