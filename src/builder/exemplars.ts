@@ -31,7 +31,8 @@ export const DEFAULT_EXEMPLARS = 5;
 export const DEFAULT_EXEMPLAR_PERCENTILE = 95;
 /**
  * Default picture format of exemplars: WebP, lossy, quality 80 (a 70 x 70 patch of a photo is a few
- * kB instead of the 10-15 kB of a PNG; every current browser shows WebP). 'png' keeps them lossless.
+ * kB instead of the 10-15 kB of a PNG; every current browser shows WebP). 'png' keeps them lossless;
+ * 'jpeg' (4:4:4) encodes in about three quarters of WebP's time at effort 2, for larger files.
  */
 export const EXEMPLAR_FORMATS = ['webp', 'png', 'jpeg'] as const;
 export type ExemplarFormat = (typeof EXEMPLAR_FORMATS)[number];
