@@ -112,8 +112,7 @@ export function heatBlendInEngine(src: ArrayLike<number>, h: number, w: number, 
   const lut = arena.put(heat.lut);
   const img = arena.put(imageRgb);
   const out = arena.alloc(H * W * 3);
-  const perMap = heat.range === 'per-map';
-  const [lo, hi] = heat.range === 'per-map' ? [0, 0] : [heat.range.min, heat.range.max];
-  m.heat_blend(map, H * W, perMap ? 1 : 0, lo, hi, heat.opacity, heat.alphaFromIntensity ? 1 : 0, lut, img, out);
+  const [perMap, lo, hi] = heat.range === 'per-map' ? [1, 0, 0] : [0, heat.range.min, heat.range.max];
+  m.heat_blend(map, H * W, perMap, lo, hi, heat.opacity, heat.alphaFromIntensity ? 1 : 0, lut, img, out);
   return new Uint8Array(m.memory.buffer, out, H * W * 3).slice();
 }

@@ -70,20 +70,18 @@ export async function boxOnImage(imageRgb: Uint8Array, w: number, h: number, box
   checkBox(box, w, h, 'boxOnImage box');
   const out = scaledSize(w, h, opts.scale ?? 1, 'boxOnImage');
   const colour = parseHexColour(opts.boxColour ?? BOX_DEFAULTS.colour, 'boxOnImage boxColour');
-  if (opts.heatmap && out.width === w && out.height === h) {
-    // At the image's size (exemplar contexts): heatmap and blend in one engine call, the box on top.
-    const { map, height, width } = opts.heatmap;
-    const rgb = heatmapOverImage(imageRgb, w, h, map, height, width, { normalisation: 'per-map', opacity: opts.heatmapOpacity ?? 0.35, alphaFromIntensity: true });
-    paintBoxOutline(rgb, w, h, box, colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth, 3);
+  const lineWidth = opts.boxWidth ?? BOX_DEFAULTS.lineWidth;
+  const heat = { normalisation: 'per-map', opacity: opts.heatmapOpacity ?? 0.35, alphaFromIntensity: true } as const;
+  if (out.width === w && out.height === h) {
+    // At the image's size (exemplar contexts): the heatmap laid over in one engine call, the opaque
+    // box painted on top (the bytes of blending a layer that holds both).
+    const rgb = opts.heatmap ? heatmapOverImage(imageRgb, w, h, opts.heatmap.map, opts.heatmap.height, opts.heatmap.width, heat) : imageRgb.slice();
+    paintBoxOutline(rgb, w, h, box, colour, lineWidth, 3);
     return encodePicture(rgb, w, h, opts.encoding ?? { format: 'png' });
   }
-  let rgba: Uint8Array;
-  if (opts.heatmap) {
-    const { map, height, width } = opts.heatmap;
-    const up = upsampleMap(map, height, width, out.width, out.height);
-    rgba = intensityRgba(normaliseMap(up, 'per-map'), { opacity: opts.heatmapOpacity ?? 0.35, alphaFromIntensity: true });
-  } else rgba = new Uint8Array(out.width * out.height * 4);
-  paintBoxOutline(rgba, out.width, out.height, scaleBox(box, w, h, out.width, out.height), colour, opts.boxWidth ?? BOX_DEFAULTS.lineWidth);
+  // Resized: the layer is drawn at the output size and sharp resizes the image under it.
+  const rgba = opts.heatmap ? intensityRgba(normaliseMap(upsampleMap(opts.heatmap.map, opts.heatmap.height, opts.heatmap.width, out.width, out.height), 'per-map'), heat) : new Uint8Array(out.width * out.height * 4);
+  paintBoxOutline(rgba, out.width, out.height, scaleBox(box, w, h, out.width, out.height), colour, lineWidth);
   const rgb = await composeRgb(imageRgb, w, h, out.width, out.height, [{ rgba }]);
   return encodePicture(rgb, out.width, out.height, opts.encoding ?? { format: 'png' });
 }
