@@ -92,6 +92,7 @@ export async function extractClasses(
     const listed = await listClass(next);
     return { c: next, ...listed, stream: openClassBatches(classifier, listed.items, cfg, opts) };
   };
+  let current: BatchStream | null = null;
   try {
     for (const [pos, c] of classes.entries()) {
       throwIfAborted(opts.signal);
@@ -105,18 +106,11 @@ export async function extractClasses(
         report.classesCached++;
       } else {
         // This class's batches first, then the next class's: they decode while this one runs.
-        const stream = mine?.stream ?? openClassBatches(classifier, items, cfg, opts);
-        if (todo.has(c)) {
-          try {
-            ahead = await openAhead(pos + 1);
-          } catch (e) {
-            await stream.return();
-            throw e;
-          }
-        }
+        current = mine?.stream ?? openClassBatches(classifier, items, cfg, opts);
+        if (todo.has(c)) ahead = await openAhead(pos + 1);
         const cf = await extractClass(classifier, c, items, cfg, {
           ...opts,
-          stream,
+          stream: current,
           verifyHead: report.headCheck === null ? opts.verifyHead : undefined,
           onImages: (k) => {
             done += k;
@@ -134,7 +128,8 @@ export async function extractClasses(
       await hooks.onClass?.(info);
     }
   } finally {
-    // A class whose batches were started but not reached (an error or an interruption) stops decoding.
+    // Batches started but not read to the end (an error or an interruption) stop decoding.
+    await current?.return();
     await ahead?.stream.return();
   }
   report.seconds = (performance.now() - t0) / 1000;
